@@ -1,0 +1,57 @@
+# swarmhook — the two commands are `make demo` and `make test` (see README.md).
+# Everything else here is a building block they use, or a lab control for a person.
+
+SHELL := /bin/bash
+ROOT := $(abspath .)
+PY := $(ROOT)/target/lab/venv/bin/python
+LAB := cd infra/lab && PYTHONPATH=. $(PY) -m swarmlab
+CARGO ?= cargo
+TEST_RUNNER := $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo "$(CARGO) nextest run --workspace --no-fail-fast"; else echo "$(CARGO) test --workspace --no-fail-fast"; fi)
+
+.PHONY: demo test setup build lint fmt bench lab-up lab-status lab-scale lab-terminate lab-kill lab-down
+
+## The main command: bring up the lab, launch a fleet, form a swarm, show it, tear down.
+demo: setup build
+	infra/lab/with-lab.sh bash -c 'cd infra/lab && PYTHONPATH=. $(PY) -m swarmlab.demo'
+
+## All tests: unit tests and integration tests against a fresh lab (always torn down).
+test: setup build lint
+	infra/lab/with-lab.sh $(TEST_RUNNER)
+
+## Installs Debian docker.io + iproute2 and the lab's pinned Python venv (idempotent).
+setup:
+	@infra/lab/setup.sh
+
+## One build of everything: function and lab binaries, and test binaries.
+build:
+	$(CARGO) build --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Lab controls (the lab runs as root; see README.md).
+##   make lab-up [TEMPLATE=file STACK=name PARAMS="K=V K2=V2"]
+lab-up: setup
+	$(LAB) up $(if $(TEMPLATE),--template $(abspath $(TEMPLATE)) --stack $(or $(STACK),swarm) $(foreach p,$(PARAMS),--param $(p)))
+
+lab-status:
+	$(LAB) status
+
+lab-scale:
+	@test -n "$(GROUP)" -a -n "$(N)" || { echo "usage: make lab-scale GROUP=name N=count"; exit 2; }
+	$(LAB) scale $(GROUP) $(N)
+
+lab-terminate:
+	@test -n "$(INSTANCE)" || { echo "usage: make lab-terminate INSTANCE=i-… [DECREMENT=1]"; exit 2; }
+	$(LAB) terminate $(INSTANCE) $(if $(DECREMENT),--decrement)
+
+lab-kill:
+	@test -n "$(INSTANCE)" || { echo "usage: make lab-kill INSTANCE=i-…"; exit 2; }
+	$(LAB) kill $(INSTANCE)
+
+lab-down:
+	@if [ -x "$(PY)" ]; then $(LAB) down; else echo "no lab venv: nothing to stop"; fi

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the lab needs on a fresh Debian machine, as root: Debian's docker.io
+# and iproute2, and a Python venv with the pinned moto. Safe to run again: it only
+# does what is missing.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+venv="$root/target/lab/venv"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: the lab needs root (network namespaces, a bridge, dockerd)" >&2
+  exit 1
+fi
+
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+command -v docker >/dev/null 2>&1 || { echo "setup: no docker CLI after installing docker.io" >&2; exit 1; }
+
+stamp="$venv/.installed"
+if [ ! -f "$stamp" ] || ! cmp -s "$here/requirements.lock" "$stamp"; then
+  echo "setup: creating the lab's Python venv (pinned moto) in $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$here/requirements.lock"
+  "$venv/bin/python" -c "import moto, boto3; assert moto.__version__ == '5.2.5', moto.__version__"
+  cp "$here/requirements.lock" "$stamp"
+fi

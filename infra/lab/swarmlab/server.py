@@ -1,0 +1,168 @@
+"""The lab process: moto behind a small router, the lab's extensions installed, a clock
+for timeouts and pollers, and a clean teardown on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+from . import config, network, patch_autoscaling, patch_cloudformation, patch_ec2, patch_lambda, patch_ssm
+from .custom_resources import CustomResources
+from .lablock import LAB_LOCK
+from .lambda_host import LambdaHost
+from .lifecycle import REGISTRY
+from .nodes import NodeManager, sweep
+
+log = logging.getLogger("swarmlab")
+
+
+class Lab:
+    def __init__(self) -> None:
+        self.nodes = NodeManager()
+        self.host = LambdaHost()
+        self.customs = CustomResources(self.host)
+        patch_autoscaling.install()
+        patch_ec2.install(self.nodes)
+        patch_ssm.install(self.nodes)
+        patch_lambda.install(self.host)
+        self.stack_ops = patch_cloudformation.install(self.customs)
+        self.event_sources = patch_lambda.EventSources(self.host)
+        from moto.cloudformation import parsing
+
+        parsing.get_model_list.cache_clear()
+        parsing.get_model_map.cache_clear()
+        parsing.get_name_type_map.cache_clear()
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.stopping = threading.Event()
+
+    # --- HTTP --------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_lab/"):
+            return self._lab_endpoint(environ, start_response, path)
+        if path == "/moto-api/reset":
+            self.reset()
+        with LAB_LOCK:
+            body = list(self.moto(environ, start_response))
+        return body
+
+    def _lab_endpoint(self, environ: dict[str, Any], start_response: Callable, path: str) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/_lab/cfn-response/") and method in ("PUT", "POST"):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            with LAB_LOCK:
+                code, message = self.customs.answer(path.rsplit("/", 1)[1], body)
+            return self._reply(start_response, code, {"message": message})
+        if path == "/_lab/status" and method == "GET":
+            return self._reply(start_response, 200, self.report())
+        return self._reply(start_response, 404, {"message": f"unknown lab endpoint {method} {path}"})
+
+    @staticmethod
+    def _reply(start_response: Callable, code: int, payload: Any) -> list[bytes]:
+        data = json.dumps(payload, default=str).encode()
+        reason = {200: "OK", 404: "Not Found"}.get(code, "OK")
+        start_response(f"{code} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def report(self) -> dict[str, Any]:
+        with LAB_LOCK:
+            return {
+                "nodes": [n.as_dict() for n in self.nodes.all()],
+                "lifecycle": REGISTRY.as_report(),
+                "functions": self.host.report(),
+                "custom_resources": self.customs.report(),
+            }
+
+    def reset(self) -> None:
+        """moto's reset also clears the lab: nodes halt, actions and functions go."""
+        with LAB_LOCK:
+            REGISTRY.pending.clear()
+            REGISTRY.completions.clear()
+            self.customs.pending.clear()
+            for node in self.nodes.all():
+                self.nodes.terminate(node.instance_id)
+        self.host.shutdown()
+        self.host.functions.clear()
+
+    # --- clock -------------------------------------------------------------------------------
+    def clock(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with LAB_LOCK:
+                    REGISTRY.tick()
+                    self.customs.tick()
+                self.host.tick()
+                self.event_sources.tick()
+            except Exception:
+                log.exception("lab clock")
+            self.stopping.wait(0.25)
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        self.event_sources.stop()
+        self.host.shutdown()
+        self.nodes.shutdown()
+        sweep()
+
+
+def main() -> None:
+    p = config.paths()
+    p.run.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        # `up` sends stdout to the log file already; a person running `serve` sees it too.
+        handlers=[logging.FileHandler(p.log_file)] + ([logging.StreamHandler()] if sys.stderr.isatty() else []),
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    network.check_range_is_free()
+    leftovers = sweep()
+    if leftovers:
+        log.warning("removed nodes a previous run left behind: %s", ", ".join(leftovers))
+    network.ensure_bridge()
+    lab = Lab()
+    servers = [
+        make_server("127.0.0.1", config.moto_port(), lab, threaded=True),
+        # Nodes reach the lab's AWS endpoint on the bridge address (their own loopback is theirs).
+        make_server(str(config.bridge_address().ip), config.moto_port(), lab, threaded=True),
+    ]
+    for s in servers:
+        threading.Thread(target=s.serve_forever, daemon=True, name="http").start()
+    threading.Thread(target=lab.clock, daemon=True, name="clock").start()
+
+    done = threading.Event()
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("signal %d: stopping the lab", signum)
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    p.lab_json.write_text(json.dumps({
+        "pid": os.getpid(),
+        "endpoint": f"http://127.0.0.1:{config.moto_port()}",
+        "node_endpoint": f"http://{config.bridge_address().ip}:{config.moto_port()}",
+        "region": config.REGION,
+        "cidr": str(config.LAB_CIDR),
+        "bridge": config.BRIDGE,
+        "run_dir": str(p.run),
+        "functions_dir": str(config.functions_dir()),
+        "started": time.time(),
+    }, indent=2))
+    log.info("lab up: AWS endpoint http://127.0.0.1:%d, nodes on %s", config.moto_port(), config.LAB_CIDR)
+    done.wait()
+    for s in servers:
+        s.shutdown()
+    lab.shutdown()
+    p.lab_json.unlink(missing_ok=True)
+    log.info("lab down")

@@ -1,0 +1,129 @@
+"""`make lab-status`: groups, instances with lifecycle state, nodes, and the swarm as the
+nodes see it; printed as tables and written as JSON to target/lab/report.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from . import config
+from .cli_clients import client, lab_info
+
+
+def _docker(docker_host: str, *args: str) -> tuple[int, str]:
+    env = dict(os.environ, DOCKER_HOST=docker_host)
+    try:
+        p = subprocess.run(["docker", *args], capture_output=True, text=True, env=env, timeout=15)
+    except subprocess.TimeoutExpired:
+        return 124, "timed out"
+    return p.returncode, (p.stdout if p.returncode == 0 else p.stderr).strip()
+
+
+def _swarm_view(node: dict[str, Any]) -> dict[str, Any]:
+    if node["state"] != "online":
+        return {}
+    code, out = _docker(node["docker_host"], "info", "--format", "{{json .Swarm}}")
+    if code != 0:
+        return {"error": out}
+    swarm = json.loads(out)
+    return {
+        "swarm_state": swarm.get("LocalNodeState"),
+        "node_id": swarm.get("NodeID") or None,
+        "cluster_id": (swarm.get("Cluster") or {}).get("ID"),
+        "is_manager": bool(swarm.get("ControlAvailable")),
+        "managers": swarm.get("Managers"),
+        "nodes": swarm.get("Nodes"),
+    }
+
+
+def gather() -> dict[str, Any]:
+    info = lab_info()
+    with urllib.request.urlopen(f"{info['endpoint']}/_lab/status", timeout=10) as r:
+        lab = json.load(r)
+    cfn, asg, ec2 = client("cloudformation"), client("autoscaling"), client("ec2")
+    stacks = [
+        {"name": s["StackName"], "status": s["StackStatus"], "id": s["StackId"]}
+        for s in cfn.describe_stacks().get("Stacks", [])
+    ]
+    groups, instances = [], []
+    ips = {}
+    for r in ec2.describe_instances().get("Reservations", []):
+        for i in r["Instances"]:
+            ips[i["InstanceId"]] = (i.get("PrivateIpAddress"), i["State"]["Name"])
+    for g in asg.describe_auto_scaling_groups().get("AutoScalingGroups", []):
+        hooks = asg.describe_lifecycle_hooks(AutoScalingGroupName=g["AutoScalingGroupName"]).get("LifecycleHooks", [])
+        groups.append({
+            "name": g["AutoScalingGroupName"], "desired": g["DesiredCapacity"], "min": g["MinSize"], "max": g["MaxSize"],
+            "hooks": [f"{h['LifecycleHookName']}({h['LifecycleTransition'].split('_')[-1].lower()})" for h in hooks],
+        })
+        for i in g.get("Instances", []):
+            ip, ec2_state = ips.get(i["InstanceId"], (None, None))
+            instances.append({
+                "instance_id": i["InstanceId"], "group": g["AutoScalingGroupName"],
+                "lifecycle_state": i["LifecycleState"], "private_ip": ip, "ec2_state": ec2_state,
+            })
+    grouped = {i["instance_id"] for i in instances}
+    for iid, (ip, state) in ips.items():
+        if iid not in grouped and state != "terminated":
+            instances.append({"instance_id": iid, "group": None, "lifecycle_state": None, "private_ip": ip, "ec2_state": state})
+    nodes = lab["nodes"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        views = list(pool.map(_swarm_view, nodes))
+    for node, view in zip(nodes, views):
+        node.update(view)
+    swarm: list[dict[str, Any]] = []
+    manager = next((n for n in nodes if n.get("is_manager")), None)
+    if manager is not None:
+        code, out = _docker(manager["docker_host"], "node", "ls", "--format", "{{json .}}")
+        if code == 0:
+            swarm = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return {
+        "endpoint": info["endpoint"],
+        "stacks": stacks,
+        "groups": groups,
+        "instances": instances,
+        "nodes": nodes,
+        "swarm": {"seen_from": manager["instance_id"] if manager else None, "nodes": swarm},
+        "cluster_ids": sorted({n["cluster_id"] for n in nodes if n.get("cluster_id")}),
+        "lifecycle": lab["lifecycle"],
+        "functions": lab["functions"],
+        "custom_resources": lab["custom_resources"],
+    }
+
+
+def table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> str:
+    if not rows:
+        return f"{title}: none\n"
+    cells = [[str(r.get(c) if r.get(c) is not None else "-") for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    out = [f"{title}:", "  " + "  ".join(c.upper().ljust(w) for c, w in zip(cols, widths))]
+    out += ["  " + "  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(out) + "\n"
+
+
+def render(report: dict[str, Any]) -> str:
+    parts = [
+        f"lab at {report['endpoint']}\n",
+        table("stacks", report["stacks"], ["name", "status"]),
+        table("groups", report["groups"], ["name", "desired", "min", "max", "hooks"]),
+        table("instances", report["instances"], ["instance_id", "group", "lifecycle_state", "private_ip", "ec2_state"]),
+        table("nodes", report["nodes"], ["instance_id", "hostname", "address", "state", "swarm_state", "is_manager", "cluster_id"]),
+        table(f"swarm (seen from {report['swarm']['seen_from']})", report["swarm"]["nodes"], ["Hostname", "Status", "Availability", "ManagerStatus"]),
+        table("pending lifecycle actions", report["lifecycle"]["pending"], ["instance_id", "group", "hook", "transition", "seconds_left"]),
+        table("functions", report["functions"], ["function", "workers", "busy", "queued", "log"]),
+    ]
+    return "\n".join(parts)
+
+
+def main(as_json: bool = False) -> None:
+    report = gather()
+    out = config.REPO_ROOT / "target" / "lab" / "report.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(json.dumps(report, indent=2, default=str) if as_json else render(report))
+    if not as_json:
+        print(f"(also written to {out})")
