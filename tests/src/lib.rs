@@ -1,1 +1,13 @@
+//! Helpers for the integration tests that run against the lab (`infra/lab`): a client
+//! for the running lab, bounded waits, SSM Run Command, and stacks from the templates in
+//! `tests/fixtures/templates`.
 
+pub mod error;
+pub mod fleet;
+pub mod lab;
+pub mod run_command;
+pub mod stack;
+pub mod wait;
+
+pub use error::LabError;
+pub use lab::{unique_name, Lab};

@@ -125,8 +125,11 @@ def _handler_for(worker: _Worker) -> type[BaseHTTPRequestHandler]:
                 self.send_header(k, v)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the worker was stopped while it waited for its next invocation
 
         def _body(self) -> bytes:
             n = int(self.headers.get("Content-Length") or 0)

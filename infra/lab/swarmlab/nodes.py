@@ -116,7 +116,19 @@ class NodeManager:
         ip = ipaddress.ip_address(address)
         node = Node(instance_id, address)
         with self._lock:
+            clash = next(
+                (n for n in self._nodes.values() if n.address == address and n.state in ("booting", "online", "stopped")),
+                None,
+            )
             self._nodes[instance_id] = node
+        if clash is not None:
+            node.state = "failed"
+            node.error = (
+                f"address {address} is already held by {clash.instance_id}: two VPCs in the lab share "
+                "one bridge, so give each a subnet of its own"
+            )
+            log.warning("instance %s: %s", instance_id, node.error)
+            return
         if ip not in config.LAB_CIDR:
             node.state = "failed"
             node.error = (
@@ -157,6 +169,8 @@ class NodeManager:
         try:
             self._boot_engine(node)
         except Exception as exc:  # reported on the node, the lab keeps going
+            if node.state in ("halted", "stopped"):
+                return  # halted while booting: not a failure
             node.state = "failed"
             node.error = str(exc)
             log.error("instance %s: node failed to boot: %s", node.instance_id, exc)
@@ -190,12 +204,12 @@ class NodeManager:
         (node.data_dir / "dockerd.pid").write_text(str(proc.pid))
         deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
+            if node.state != "booting":
+                return  # halted while booting
             if proc.poll() is not None:
                 raise RuntimeError(
                     f"dockerd exited with {proc.returncode}; see {node.data_dir / 'dockerd.log'}"
                 )
-            if node.state not in ("booting",):
-                return  # halted while booting
             if engine_ping(node.socket):
                 node.state = "online"
                 node.booted_at = time.time()

@@ -26,6 +26,9 @@ class StackOperation:
     outstanding: set[str] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)
     started: bool = False
+    # (resource, its properties before this operation) for every Update sent: what an
+    # update rollback sends back.
+    updated: list[tuple[CustomModel, dict[str, Any]]] = field(default_factory=list)
 
 
 class StackOperations:
@@ -48,7 +51,7 @@ class StackOperations:
         op = self.current(stack)
         req = self.customs.send(
             stack, request_type, model.logical_id, model.lab_resource_type, model.lab_properties,
-            on_answer=lambda r: self._answered(op, model, r),
+            on_answer=lambda r: self._answered(op, model, r, old_properties),
             physical_id=None if request_type == "Create" else model.physical_resource_id,
             old_properties=old_properties,
         )
@@ -61,8 +64,10 @@ class StackOperations:
             if not op.outstanding:
                 self._finish(op)
 
-    def _answered(self, op: StackOperation, model: CustomModel, req: CustomRequest) -> None:
+    def _answered(self, op: StackOperation, model: CustomModel, req: CustomRequest, old_properties: dict[str, Any] | None) -> None:
         op.outstanding.discard(req.request_id)
+        if req.request_type == "Update" and old_properties is not None:
+            op.updated.append((model, old_properties))
         if req.status == "SUCCESS":
             if req.request_type == "Delete":
                 model.lab_deleted = True
@@ -87,12 +92,24 @@ class StackOperations:
             stack.verify_readiness()
         elif op.kind == "UPDATE":
             if op.failures:
+                # As AWS: every custom resource this update touched gets an Update back to
+                # its previous properties. (Resources moto updated itself stay updated.)
                 stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason="; ".join(op.failures))
-                stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
-                stack.status = "UPDATE_ROLLBACK_COMPLETE"
+                stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+                self.begin(stack, "UPDATE_ROLLBACK")
+                for model, previous in op.updated:
+                    current = model.lab_properties
+                    model.lab_properties = previous
+                    model._finished = False
+                    self.send(model, stack, "Update", old_properties=current)
+                self.settle_if_idle(stack)
             else:
                 stack._add_stack_event("UPDATE_COMPLETE")
                 stack.status = "UPDATE_COMPLETE"
+        elif op.kind == "UPDATE_ROLLBACK":
+            status = "UPDATE_ROLLBACK_FAILED" if op.failures else "UPDATE_ROLLBACK_COMPLETE"
+            stack._add_stack_event(status, resource_status_reason="; ".join(op.failures) or None)
+            stack.status = status
         elif op.kind in ("DELETE", "ROLLBACK"):
             ok_status = "DELETE_COMPLETE" if op.kind == "DELETE" else "ROLLBACK_COMPLETE"
             bad_status = "DELETE_FAILED" if op.kind == "DELETE" else "ROLLBACK_FAILED"

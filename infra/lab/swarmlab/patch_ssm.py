@@ -15,7 +15,7 @@ from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
-from moto.ssm.models import SimpleSystemManagerBackend
+from moto.ssm.models import Command, SimpleSystemManagerBackend
 from moto.ssm.responses import SimpleSystemManagerResponse
 
 from . import config
@@ -29,6 +29,12 @@ STDERR_CAP = 8000
 RUN_SHELL_SCRIPT = "AWS-RunShellScript"
 
 _send = SimpleSystemManagerBackend.send_command
+_targets = Command._get_instance_ids_from_targets
+
+
+def _instance_ids_from_targets(self: Command) -> list[str]:
+    # moto resolves empty Targets to every instance in the region; AWS to none.
+    return _targets(self) if self.targets else []
 
 
 def _now() -> str:
@@ -178,6 +184,7 @@ def install(nodes: NodeManager) -> None:
         ]
         return ActionResult({"CommandInvocations": found})
 
+    Command._get_instance_ids_from_targets = _instance_ids_from_targets  # type: ignore[method-assign]
     SimpleSystemManagerBackend.send_command = send_command  # type: ignore[method-assign]
     SimpleSystemManagerResponse.describe_instance_information = describe_instance_information  # type: ignore[attr-defined]
     SimpleSystemManagerResponse.list_command_invocations = list_command_invocations  # type: ignore[attr-defined]

@@ -1,0 +1,8 @@
+//! The events swarmhook's functions are triggered by, as the clouds deliver them.
+
+mod lifecycle_action;
+
+pub use lifecycle_action::{
+    LifecycleActionDetail, LifecycleActionEvent, LifecycleTransition, LAUNCH_DETAIL_TYPE,
+    TERMINATE_DETAIL_TYPE,
+};

@@ -1,0 +1,166 @@
+//! A connection to the running lab: its AWS endpoint for the SDK, and its status.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{wait, LabError};
+
+/// What `swarmlab serve` writes to `target/lab/run/lab.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabInfo {
+    pub endpoint: String,
+    pub region: String,
+    pub cidr: String,
+    pub run_dir: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lab {
+    pub info: LabInfo,
+    pub sdk: SdkConfig,
+    http: reqwest::Client,
+}
+
+fn lab_json_path() -> PathBuf {
+    match std::env::var_os("SWARMLAB_RUN_DIR") {
+        Some(dir) => PathBuf::from(dir).join("lab.json"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/lab/run/lab.json"),
+    }
+}
+
+/// A name no other test (or earlier run) uses: tests share one lab and run in parallel.
+pub fn unique_name(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}", &id[..8])
+}
+
+impl Lab {
+    pub async fn connect() -> Result<Lab, LabError> {
+        let path = lab_json_path();
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| LabError::NotRunning {
+            path: shown.clone(),
+            source,
+        })?;
+        let info: LabInfo = serde_json::from_str(&text).map_err(|source| LabError::BadLabJson {
+            path: shown,
+            source,
+        })?;
+        let credentials =
+            aws_sdk_sqs::config::Credentials::new("swarmlab", "swarmlab", None, None, "lab");
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&info.endpoint)
+            .region(Region::new(info.region.clone()))
+            .credentials_provider(credentials)
+            // moto answers an unimplemented call with a 500 the SDK would retry for seconds.
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .load()
+            .await;
+        Ok(Lab {
+            info,
+            sdk,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    pub fn autoscaling(&self) -> aws_sdk_autoscaling::Client {
+        aws_sdk_autoscaling::Client::new(&self.sdk)
+    }
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk)
+    }
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.sdk)
+    }
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.sdk)
+    }
+    pub fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
+    }
+
+    /// The lab's own view: nodes, pending lifecycle actions, functions.
+    pub async fn status(&self) -> Result<Value, LabError> {
+        self.http
+            .get(format!("{}/_lab/status", self.info.endpoint))
+            .send()
+            .await
+            .map_err(LabError::Status)?
+            .json()
+            .await
+            .map_err(LabError::Status)
+    }
+
+    /// The lab's record of the node playing `instance_id`, if it has one.
+    pub async fn node(&self, instance_id: &str) -> Result<Option<Value>, LabError> {
+        let status = self.status().await?;
+        Ok(status["nodes"].as_array().and_then(|nodes| {
+            nodes
+                .iter()
+                .find(|n| n["instance_id"] == instance_id)
+                .cloned()
+        }))
+    }
+
+    /// Waits until the instance's node answers (its dockerd is up) and SSM sees it Online.
+    pub async fn wait_online(&self, instance_id: &str) -> Result<(), LabError> {
+        let ssm = self.ssm();
+        wait::until(
+            &format!("{instance_id} Online in SSM"),
+            Duration::from_secs(120),
+            || async {
+                let out = ssm
+                    .describe_instance_information()
+                    .filters(
+                        aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
+                            .key("InstanceIds")
+                            .values(instance_id)
+                            .build()
+                            .map_err(|e| LabError::aws("InstanceInformationStringFilter", e))?,
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| LabError::aws("DescribeInstanceInformation", e))?;
+                let ping = out
+                    .instance_information_list()
+                    .first()
+                    .and_then(|i| i.ping_status())
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_else(|| "unknown".into());
+                Ok(((ping == "Online").then_some(()), ping))
+            },
+        )
+        .await
+    }
+
+    /// Waits until the lab has halted the instance's node and removed its namespace.
+    pub async fn wait_node_gone(&self, instance_id: &str) -> Result<(), LabError> {
+        let netns = format!("swl-{instance_id}");
+        wait::until(
+            &format!("node {instance_id} halted"),
+            Duration::from_secs(60),
+            || async {
+                let node = self.node(instance_id).await?;
+                let state = node
+                    .as_ref()
+                    .and_then(|n| n["state"].as_str())
+                    .unwrap_or("absent")
+                    .to_owned();
+                let ns_present = std::path::Path::new("/var/run/netns").join(&netns).exists();
+                let gone = (state == "halted" || state == "absent") && !ns_present;
+                Ok((
+                    gone.then_some(()),
+                    format!("state {state}, netns present: {ns_present}"),
+                ))
+            },
+        )
+        .await
+    }
+}
