@@ -21,6 +21,8 @@ pub struct FleetSpec<'a> {
     pub size: u32,
     pub hook_timeout: u32,
     pub default_result: &'a str,
+    /// Also create a terminate hook named `leave` as an `AWS::AutoScaling::LifecycleHook`.
+    pub terminate_hook_resource: bool,
 }
 
 impl Fleet {
@@ -37,6 +39,14 @@ impl Fleet {
                     ("GroupSize", &size),
                     ("HookTimeout", &timeout),
                     ("HookDefaultResult", spec.default_result),
+                    (
+                        "TerminateHookResource",
+                        if spec.terminate_hook_resource {
+                            "yes"
+                        } else {
+                            "no"
+                        },
+                    ),
                 ],
             )
             .await?;
@@ -149,6 +159,30 @@ impl Fleet {
         )
         .await?;
         Ok(got.into_inner().unwrap_or_default())
+    }
+
+    /// The group's hooks as (name, transition).
+    pub async fn hooks(&self) -> Result<Vec<(String, String)>, LabError> {
+        let out = self
+            .lab
+            .autoscaling()
+            .describe_lifecycle_hooks()
+            .auto_scaling_group_name(&self.group)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("DescribeLifecycleHooks", e))?;
+        let mut hooks: Vec<(String, String)> = out
+            .lifecycle_hooks()
+            .iter()
+            .filter_map(|h| {
+                Some((
+                    h.lifecycle_hook_name()?.to_owned(),
+                    h.lifecycle_transition()?.to_owned(),
+                ))
+            })
+            .collect();
+        hooks.sort();
+        Ok(hooks)
     }
 
     pub async fn set_desired(&self, n: i32) -> Result<(), LabError> {

@@ -20,6 +20,7 @@ async fn launch_hook_holds_instances_until_continue() -> anyhow::Result<()> {
             size: 2,
             hook_timeout: 600,
             default_result: "ABANDON",
+            terminate_hook_resource: false,
         },
     )
     .await?;
@@ -105,6 +106,7 @@ async fn abandon_terminates_the_instance_and_the_group_replaces_it() -> anyhow::
             size: 1,
             hook_timeout: 600,
             default_result: "CONTINUE",
+            terminate_hook_resource: false,
         },
     )
     .await?;
@@ -161,6 +163,7 @@ async fn heartbeat_keeps_an_action_alive_and_the_timeout_applies_the_default_res
             size: 1,
             hook_timeout: 30,
             default_result: "CONTINUE",
+            terminate_hook_resource: false,
         },
     )
     .await?;
@@ -209,6 +212,7 @@ async fn terminate_hook_holds_scale_in_victims_until_completed() -> anyhow::Resu
             size: 2,
             hook_timeout: 600,
             default_result: "ABANDON",
+            terminate_hook_resource: false,
         },
     )
     .await?;
@@ -251,6 +255,125 @@ async fn terminate_hook_holds_scale_in_victims_until_completed() -> anyhow::Resu
     let left = fleet.instances().await?;
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].1, LifecycleState::InService);
+    fleet.delete().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn hooks_come_from_the_api_the_group_template_and_their_own_resource() -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+
+    // CloudFormation: LifecycleHookSpecificationList on the group, and a separate
+    // AWS::AutoScaling::LifecycleHook resource.
+    let fleet = Fleet::launch(
+        &lab,
+        FleetSpec {
+            subnet: "10.200.15.0/24",
+            size: 1,
+            hook_timeout: 600,
+            default_result: "ABANDON",
+            terminate_hook_resource: true,
+        },
+    )
+    .await?;
+    assert_eq!(
+        fleet.hooks().await?,
+        [
+            (
+                "join".to_owned(),
+                "autoscaling:EC2_INSTANCE_LAUNCHING".to_owned()
+            ),
+            (
+                "leave".to_owned(),
+                "autoscaling:EC2_INSTANCE_TERMINATING".to_owned()
+            ),
+        ]
+    );
+    let id = fleet.admit_all(1).await?.remove(0);
+    // The resource's terminate hook holds the instance when it leaves through the group.
+    lab.autoscaling()
+        .terminate_instance_in_auto_scaling_group()
+        .instance_id(&id)
+        .should_decrement_desired_capacity(true)
+        .send()
+        .await?;
+    assert_eq!(
+        fleet.state_of(&id).await?,
+        Some(LifecycleState::TerminatingWait)
+    );
+    fleet.complete("leave", &id, "CONTINUE").await?;
+    fleet.wait_state(&id, None).await?;
+
+    // The API: CreateAutoScalingGroup with LifecycleHookSpecificationList holds the very
+    // first instances.
+    let ec2 = lab.ec2();
+    let vpc = ec2.create_vpc().cidr_block("10.200.0.0/16").send().await?;
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap_or_default()
+        .to_owned();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.200.16.0/24")
+        .send()
+        .await?;
+    let subnet_id = subnet
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .unwrap_or_default()
+        .to_owned();
+    let template_name = swarmhook_lab_tests::unique_name("api-template");
+    ec2.create_launch_template()
+        .launch_template_name(&template_name)
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Small)
+                .build(),
+        )
+        .send()
+        .await?;
+    let group = swarmhook_lab_tests::unique_name("api-group");
+    let asg = lab.autoscaling();
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name(&group)
+        .min_size(0)
+        .max_size(2)
+        .desired_capacity(1)
+        .vpc_zone_identifier(&subnet_id)
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                .launch_template_name(&template_name)
+                .build(),
+        )
+        .lifecycle_hook_specification_list(
+            aws_sdk_autoscaling::types::LifecycleHookSpecification::builder()
+                .lifecycle_hook_name("join")
+                .lifecycle_transition("autoscaling:EC2_INSTANCE_LAUNCHING")
+                .heartbeat_timeout(600)
+                .default_result("ABANDON")
+                .build(),
+        )
+        .send()
+        .await?;
+    let described = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&group)
+        .send()
+        .await?;
+    let states: Vec<_> = described.auto_scaling_groups()[0]
+        .instances()
+        .iter()
+        .filter_map(|i| i.lifecycle_state().cloned())
+        .collect();
+    assert_eq!(states, [LifecycleState::PendingWait]);
+    asg.delete_auto_scaling_group()
+        .auto_scaling_group_name(&group)
+        .force_delete(true)
+        .send()
+        .await?;
     fleet.delete().await?;
     Ok(())
 }

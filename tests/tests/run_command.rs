@@ -14,6 +14,7 @@ async fn commands_run_on_the_instances_own_node() -> anyhow::Result<()> {
             size: 1,
             hook_timeout: 600,
             default_result: "ABANDON",
+            terminate_hook_resource: false,
         },
     )
     .await?;
@@ -81,6 +82,7 @@ async fn a_swarm_forms_through_run_command_and_a_terminated_node_goes() -> anyho
             size: 2,
             hook_timeout: 600,
             default_result: "ABANDON",
+            terminate_hook_resource: false,
         },
     )
     .await?;

@@ -9,6 +9,8 @@ Logs (the function's own, plus START/END/REPORT lines) go to run/functions/<name
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import os
@@ -17,6 +19,7 @@ import subprocess
 import threading
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -267,6 +270,27 @@ class FunctionRuntime:
                 inv.finish(error={"errorType": "Lab.Stopping", "errorMessage": "the lab is stopping"})
 
 
+def _binary_for(fn: Any) -> Path:
+    """The `bootstrap` of the function's deployment package, as the provided.al2023 runtime
+    runs it; without a package (a template under development), the binary its Handler
+    names in the functions folder."""
+    code = getattr(fn, "code_bytes", b"") or b""
+    if code:
+        try:
+            with zipfile.ZipFile(io.BytesIO(code)) as z:
+                if "bootstrap" in z.namelist():
+                    digest = hashlib.sha256(code).hexdigest()[:16]
+                    target = config.paths().functions / fn.function_name / digest / "bootstrap"
+                    if not target.exists():
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(z.read("bootstrap"))
+                        target.chmod(0o755)
+                    return target
+        except zipfile.BadZipFile:
+            pass
+    return config.functions_dir() / (fn.handler or fn.function_name)
+
+
 class LambdaHost:
     def __init__(self) -> None:
         self.functions: dict[str, FunctionRuntime] = {}
@@ -277,7 +301,7 @@ class LambdaHost:
         spec = FunctionSpec(
             name=fn.function_name,
             arn=fn.function_arn,
-            binary=config.functions_dir() / (fn.handler or fn.function_name),
+            binary=_binary_for(fn),
             timeout=int(fn.timeout or 3),
             memory=int(fn.memory_size or 128),
             env=tuple(sorted((fn.environment_vars or {}).items())),
