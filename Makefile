@@ -8,6 +8,8 @@ LAB := cd infra/lab && PYTHONPATH=. $(PY) -m swarmlab
 CARGO ?= cargo
 TEST_RUNNER := $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo "$(CARGO) nextest run --workspace --no-fail-fast"; else echo "$(CARGO) test --workspace --no-fail-fast"; fi)
 
+TEMPLATES := $(wildcard tests/fixtures/templates/*.yaml infra/lab/templates/*.yaml infra/aws/*.yaml)
+
 .PHONY: demo test setup build lint fmt bench lab-up lab-status lab-scale lab-terminate lab-kill lab-down
 
 ## The main command: bring up the lab, launch a fleet, form a swarm, show it, tear down.
@@ -26,9 +28,12 @@ setup:
 build:
 	$(CARGO) build --workspace --all-targets
 
-lint:
+## Rust format and lints, the lab's Python compiles, every template passes cfn-lint.
+lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(PY) -m compileall -q infra/lab/swarmlab
+	$(ROOT)/target/lab/venv/bin/cfn-lint $(TEMPLATES)
 
 fmt:
 	$(CARGO) fmt --all

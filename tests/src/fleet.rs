@@ -33,7 +33,7 @@ impl Fleet {
         let stack_id = lab
             .create_stack(
                 &name,
-                "lab-fleet.yaml",
+                "fleet.yaml",
                 &[
                     ("SubnetCidr", spec.subnet),
                     ("GroupSize", &size),

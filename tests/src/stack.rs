@@ -7,8 +7,11 @@ use aws_sdk_cloudformation::types::{Capability, Parameter};
 
 use crate::{wait, Lab, LabError};
 
+/// A template from the tests' fixtures, or else from the lab's own templates.
 pub fn template(name: &str) -> String {
-    let path = format!("{}/fixtures/templates/{name}", env!("CARGO_MANIFEST_DIR"));
+    let fixture = format!("{}/fixtures/templates/{name}", env!("CARGO_MANIFEST_DIR"));
+    let lab = format!("{}/../infra/lab/templates/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = if std::path::Path::new(&fixture).exists() { fixture } else { lab };
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("template {path}: {e}"))
 }
 

@@ -58,7 +58,7 @@ def gather() -> dict[str, Any]:
         hooks = asg.describe_lifecycle_hooks(AutoScalingGroupName=g["AutoScalingGroupName"]).get("LifecycleHooks", [])
         groups.append({
             "name": g["AutoScalingGroupName"], "desired": g["DesiredCapacity"], "min": g["MinSize"], "max": g["MaxSize"],
-            "hooks": [f"{h['LifecycleHookName']}({h['LifecycleTransition'].split('_')[-1].lower()})" for h in hooks],
+            "hooks": ", ".join(f"{h['LifecycleHookName']}({h['LifecycleTransition'].split('_')[-1].lower()})" for h in hooks),
         })
         for i in g.get("Instances", []):
             ip, ec2_state = ips.get(i["InstanceId"], (None, None))
