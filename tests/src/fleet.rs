@@ -25,6 +25,20 @@ pub struct FleetSpec<'a> {
     pub terminate_hook_resource: bool,
 }
 
+impl<'a> FleetSpec<'a> {
+    /// `size` instances in `subnet`, held by a launch hook that waits 10 minutes and then
+    /// abandons them; no terminate hook.
+    pub fn new(subnet: &'a str, size: u32) -> Self {
+        FleetSpec {
+            subnet,
+            size,
+            hook_timeout: 600,
+            default_result: "ABANDON",
+            terminate_hook_resource: false,
+        }
+    }
+}
+
 impl Fleet {
     pub async fn launch(lab: &Lab, spec: FleetSpec<'_>) -> Result<Fleet, LabError> {
         let name = unique_name("fleet");
@@ -120,45 +134,7 @@ impl Fleet {
 
     /// Receives (and deletes) lifecycle events from the fleet's queue until `n` have come.
     pub async fn events(&self, n: usize) -> Result<Vec<LifecycleActionEvent>, LabError> {
-        let sqs = self.lab.sqs();
-        let got = std::sync::Mutex::new(Vec::new());
-        let got_ref = &got;
-        wait::until(
-            &format!("{n} lifecycle events"),
-            Duration::from_secs(60),
-            || {
-                let sqs = sqs.clone();
-                async move {
-                    let out = sqs
-                        .receive_message()
-                        .queue_url(&self.queue_url)
-                        .max_number_of_messages(10)
-                        .send()
-                        .await
-                        .map_err(|e| LabError::aws("ReceiveMessage", e))?;
-                    for m in out.messages() {
-                        let body = m.body().unwrap_or_default();
-                        let event: LifecycleActionEvent = serde_json::from_str(body)
-                            .map_err(|e| LabError::Unexpected(format!("event {body}: {e}")))?;
-                        if let Some(handle) = m.receipt_handle() {
-                            sqs.delete_message()
-                                .queue_url(&self.queue_url)
-                                .receipt_handle(handle)
-                                .send()
-                                .await
-                                .map_err(|e| LabError::aws("DeleteMessage", e))?;
-                        }
-                        if let Ok(mut got) = got_ref.lock() {
-                            got.push(event);
-                        }
-                    }
-                    let count = got_ref.lock().map(|g| g.len()).unwrap_or(0);
-                    Ok(((count >= n).then_some(()), format!("{count} events")))
-                }
-            },
-        )
-        .await?;
-        Ok(got.into_inner().unwrap_or_default())
+        self.lab.take_messages(&self.queue_url, n).await
     }
 
     /// The group's hooks as (name, transition).

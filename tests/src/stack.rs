@@ -10,8 +10,15 @@ use crate::{wait, Lab, LabError};
 /// A template from the tests' fixtures, or else from the lab's own templates.
 pub fn template(name: &str) -> String {
     let fixture = format!("{}/fixtures/templates/{name}", env!("CARGO_MANIFEST_DIR"));
-    let lab = format!("{}/../infra/lab/templates/{name}", env!("CARGO_MANIFEST_DIR"));
-    let path = if std::path::Path::new(&fixture).exists() { fixture } else { lab };
+    let lab = format!(
+        "{}/../infra/lab/templates/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let path = if std::path::Path::new(&fixture).exists() {
+        fixture
+    } else {
+        lab
+    };
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("template {path}: {e}"))
 }
 

@@ -2,7 +2,7 @@
 //! named by ServiceToken (the real probe binary), and its answer moves the stack.
 
 use serde_json::Value;
-use swarmhook_lab_tests::{unique_name, wait, Lab, LabError};
+use swarmhook_lab_tests::{unique_name, Lab};
 
 async fn report_queue(lab: &Lab) -> anyhow::Result<String> {
     let url = lab
@@ -19,44 +19,7 @@ async fn report_queue(lab: &Lab) -> anyhow::Result<String> {
 
 /// The next `n` requests the probe reported, in order.
 async fn reports(lab: &Lab, queue_url: &str, n: usize) -> anyhow::Result<Vec<Value>> {
-    let sqs = lab.sqs();
-    let got = std::sync::Mutex::new(Vec::new());
-    let got_ref = &got;
-    wait::until(
-        &format!("{n} probe reports"),
-        std::time::Duration::from_secs(90),
-        || {
-            let sqs = sqs.clone();
-            async move {
-                let out = sqs
-                    .receive_message()
-                    .queue_url(queue_url)
-                    .max_number_of_messages(10)
-                    .send()
-                    .await
-                    .map_err(|e| LabError::aws("ReceiveMessage", e))?;
-                for m in out.messages() {
-                    let v: Value =
-                        serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null);
-                    if let Ok(mut g) = got_ref.lock() {
-                        g.push(v);
-                    }
-                    if let Some(h) = m.receipt_handle() {
-                        sqs.delete_message()
-                            .queue_url(queue_url)
-                            .receipt_handle(h)
-                            .send()
-                            .await
-                            .map_err(|e| LabError::aws("DeleteMessage", e))?;
-                    }
-                }
-                let count = got_ref.lock().map(|g| g.len()).unwrap_or(0);
-                Ok(((count >= n).then_some(()), format!("{count} reports")))
-            }
-        },
-    )
-    .await?;
-    Ok(got.into_inner().unwrap_or_default())
+    Ok(lab.take_messages(queue_url, n).await?)
 }
 
 fn kinds(reports: &[Value]) -> Vec<&str> {

@@ -13,17 +13,7 @@ use swarmhook_lab_tests::Lab;
 #[tokio::test]
 async fn launch_hook_holds_instances_until_continue() -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
-    let fleet = Fleet::launch(
-        &lab,
-        FleetSpec {
-            subnet: "10.200.11.0/24",
-            size: 2,
-            hook_timeout: 600,
-            default_result: "ABANDON",
-            terminate_hook_resource: false,
-        },
-    )
-    .await?;
+    let fleet = Fleet::launch(&lab, FleetSpec::new("10.200.11.0/24", 2)).await?;
     let held = fleet.instances().await?;
     assert_eq!(held.len(), 2, "{held:?}");
     assert!(
@@ -102,11 +92,8 @@ async fn abandon_terminates_the_instance_and_the_group_replaces_it() -> anyhow::
     let fleet = Fleet::launch(
         &lab,
         FleetSpec {
-            subnet: "10.200.12.0/24",
-            size: 1,
-            hook_timeout: 600,
             default_result: "CONTINUE",
-            terminate_hook_resource: false,
+            ..FleetSpec::new("10.200.12.0/24", 1)
         },
     )
     .await?;
@@ -159,11 +146,9 @@ async fn heartbeat_keeps_an_action_alive_and_the_timeout_applies_the_default_res
     let fleet = Fleet::launch(
         &lab,
         FleetSpec {
-            subnet: "10.200.13.0/24",
-            size: 1,
             hook_timeout: 30,
             default_result: "CONTINUE",
-            terminate_hook_resource: false,
+            ..FleetSpec::new("10.200.13.0/24", 1)
         },
     )
     .await?;
@@ -205,17 +190,7 @@ async fn heartbeat_keeps_an_action_alive_and_the_timeout_applies_the_default_res
 #[tokio::test]
 async fn terminate_hook_holds_scale_in_victims_until_completed() -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
-    let fleet = Fleet::launch(
-        &lab,
-        FleetSpec {
-            subnet: "10.200.14.0/24",
-            size: 2,
-            hook_timeout: 600,
-            default_result: "ABANDON",
-            terminate_hook_resource: false,
-        },
-    )
-    .await?;
+    let fleet = Fleet::launch(&lab, FleetSpec::new("10.200.14.0/24", 2)).await?;
     let ids = fleet.admit_all(2).await?;
     // A hook added through the API, not the template.
     lab.autoscaling()
@@ -268,11 +243,8 @@ async fn hooks_come_from_the_api_the_group_template_and_their_own_resource() -> 
     let fleet = Fleet::launch(
         &lab,
         FleetSpec {
-            subnet: "10.200.15.0/24",
-            size: 1,
-            hook_timeout: 600,
-            default_result: "ABANDON",
             terminate_hook_resource: true,
+            ..FleetSpec::new("10.200.15.0/24", 1)
         },
     )
     .await?;

@@ -7,17 +7,7 @@ use swarmhook_lab_tests::Lab;
 #[tokio::test]
 async fn commands_run_on_the_instances_own_node() -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
-    let fleet = Fleet::launch(
-        &lab,
-        FleetSpec {
-            subnet: "10.200.21.0/24",
-            size: 1,
-            hook_timeout: 600,
-            default_result: "ABANDON",
-            terminate_hook_resource: false,
-        },
-    )
-    .await?;
+    let fleet = Fleet::launch(&lab, FleetSpec::new("10.200.21.0/24", 1)).await?;
     let id = fleet.admit_all(1).await?.remove(0);
     let ip = fleet.private_ip(&id).await?;
 
@@ -75,17 +65,7 @@ async fn commands_run_on_the_instances_own_node() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_swarm_forms_through_run_command_and_a_terminated_node_goes() -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
-    let fleet = Fleet::launch(
-        &lab,
-        FleetSpec {
-            subnet: "10.200.22.0/24",
-            size: 2,
-            hook_timeout: 600,
-            default_result: "ABANDON",
-            terminate_hook_resource: false,
-        },
-    )
-    .await?;
+    let fleet = Fleet::launch(&lab, FleetSpec::new("10.200.22.0/24", 2)).await?;
     let ids = fleet.admit_all(2).await?;
     let (manager, worker) = (&ids[0], &ids[1]);
     let manager_ip = fleet.private_ip(manager).await?;
