@@ -1,9 +1,14 @@
-//! The lab's probe: a real Lambda function (lambda_runtime main loop) that serves as a
-//! CloudFormation custom resource in the lab's own tests.
+//! The lab's probe: a real Lambda function (lambda_runtime main loop) for the lab's own
+//! tests. It takes two kinds of event:
 //!
-//! It reports every request it receives (type, logical id, physical id, marker) to the SQS
-//! queue named by its `ReportQueueUrl` property, then answers CloudFormation: FAILED when
-//! the request type equals its `FailOn` property, SUCCESS otherwise.
+//! - a CloudFormation custom resource request: it reports the request (type, logical id,
+//!   physical id, marker) to the SQS queue named by its `ReportQueueUrl` property, then
+//!   answers CloudFormation: FAILED when the request type equals its `FailOn` property,
+//!   SUCCESS otherwise;
+//! - an SQS batch (from an event source mapping): each record whose body contains
+//!   `fail` is reported back as a batch item failure; every other body is forwarded to the
+//!   queue in the function's `REPORT_QUEUE_URL` environment variable; a body containing
+//!   `sleep` makes it sleep 60 s, past any timeout the lab's tests give it.
 
 use std::collections::HashMap;
 
@@ -11,6 +16,7 @@ use aws_lambda_events::event::cloudformation::{
     CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponse,
     CloudFormationCustomResourceResponseStatus,
 };
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -72,11 +78,50 @@ fn describe(event: &CloudFormationCustomResourceRequest) -> Request<'_> {
 }
 
 impl Probe {
-    async fn handle(
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        if event.payload.get("Records").is_some() {
+            let batch: SqsEvent = serde_json::from_value(event.payload)?;
+            return Ok(serde_json::to_value(self.sqs_batch(batch).await?)?);
+        }
+        let request: CloudFormationCustomResourceRequest = serde_json::from_value(event.payload)?;
+        self.custom_resource(&request).await?;
+        Ok(Value::Null)
+    }
+
+    async fn sqs_batch(&self, batch: SqsEvent) -> Result<SqsBatchResponse, Error> {
+        let report_queue = std::env::var("REPORT_QUEUE_URL")?;
+        let mut response = SqsBatchResponse::default();
+        for record in batch.records {
+            let id = record.message_id.unwrap_or_default();
+            let body = record.body.unwrap_or_default();
+            if body.contains("sleep") {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            }
+            if body.contains("fail") {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+                continue;
+            }
+            self.sqs
+                .send_message()
+                .queue_url(&report_queue)
+                .message_body(json!({ "Processed": body }).to_string())
+                .send()
+                .await?;
+        }
+        tracing::info!(
+            failed = response.batch_item_failures.len(),
+            "processed an SQS batch"
+        );
+        Ok(response)
+    }
+
+    async fn custom_resource(
         &self,
-        event: LambdaEvent<CloudFormationCustomResourceRequest>,
+        event: &CloudFormationCustomResourceRequest,
     ) -> Result<(), Error> {
-        let req = describe(&event.payload);
+        let req = describe(event);
         let prop = |k: &str| req.properties.get(k).and_then(Value::as_str).unwrap_or("");
         let marker = prop("Marker");
         let physical_id = req
