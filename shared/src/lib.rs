@@ -1,7 +1,10 @@
 //! swarmhook's shared crate: the cluster model, the events that reach the functions, and
-//! (as the project grows) the pure planner that turns what is observed into steps.
+//! the pure planner that turns one observation into the next step.
 //!
-//! Nothing here performs I/O: the functions parse their trigger, build adapters, and hand
-//! the event to this crate.
+//! Nothing here performs I/O: the functions parse their trigger, build adapters, observe,
+//! and ask this crate what to do next.
 
+pub mod cluster;
 pub mod events;
+pub mod plan;
+pub mod settings;

@@ -1,0 +1,10 @@
+//! The cluster as swarmhook sees it: what the store records, what the swarm reports,
+//! and what the instance an event is about says of itself.
+
+mod observation;
+mod store_record;
+mod swarm;
+
+pub use observation::{ClusterView, EngineState, Subject};
+pub use store_record::{InitClaim, JoinLease, ManagerRecord, StoreRecord, SwarmRecord};
+pub use swarm::{ManagerStatus, NodeStatus, Role, SwarmMember};

@@ -1,0 +1,76 @@
+//! What the store holds for a cluster: one record, written only with a condition on its
+//! generation, so that two functions acting at once cannot both win.
+
+use serde::{Deserialize, Serialize};
+
+use super::Role;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreRecord {
+    /// Bumped by every write; every write is conditional on the value it read.
+    pub generation: u64,
+    /// Set once a manager has claimed the right to run `swarm init`.
+    pub init_claim: Option<InitClaim>,
+    /// Set once the swarm exists.
+    pub swarm: Option<SwarmRecord>,
+    /// Every manager's private address: joiners try each of them.
+    pub managers: Vec<ManagerRecord>,
+    /// Joins in progress, each with an expiry: the cap on concurrent membership changes.
+    pub leases: Vec<JoinLease>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitClaim {
+    pub instance_id: String,
+    /// The generation the claim was written at (its fence).
+    pub generation: u64,
+    pub claimed_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmRecord {
+    pub cluster_id: String,
+    /// Whether the join tokens have been written to their parameters.
+    pub tokens_published: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagerRecord {
+    pub instance_id: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinLease {
+    pub instance_id: String,
+    pub role: Role,
+    pub expires_at: u64,
+}
+
+impl StoreRecord {
+    pub fn lease_of(&self, instance_id: &str, now: u64) -> Option<&JoinLease> {
+        self.leases
+            .iter()
+            .find(|l| l.instance_id == instance_id && l.expires_at > now)
+    }
+
+    /// Unexpired leases held by other instances for `role`.
+    pub fn other_leases(&self, instance_id: &str, role: Role, now: u64) -> usize {
+        self.leases
+            .iter()
+            .filter(|l| l.instance_id != instance_id && l.role == role && l.expires_at > now)
+            .count()
+    }
+
+    pub fn manager_addresses_except(&self, instance_id: &str) -> Vec<String> {
+        self.managers
+            .iter()
+            .filter(|m| m.instance_id != instance_id)
+            .map(|m| m.address.clone())
+            .collect()
+    }
+
+    pub fn has_manager(&self, instance_id: &str) -> bool {
+        self.managers.iter().any(|m| m.instance_id == instance_id)
+    }
+}

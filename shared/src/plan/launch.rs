@@ -1,0 +1,210 @@
+//! A launching instance: bootstrap the swarm, or join it, and complete the lifecycle
+//! action only once the node serves in the swarm.
+
+use serde::{Deserialize, Serialize};
+
+use super::{LifecycleResult, Step};
+use crate::cluster::{ClusterView, EngineState, ManagerStatus, NodeStatus, Role};
+
+/// The launch lifecycle action an event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchAction {
+    pub instance_id: String,
+    /// Seconds left before the hook's heartbeat timeout applies its default result.
+    pub seconds_left: u64,
+}
+
+fn retry(view: &ClusterView, action: &LaunchAction, reason: impl Into<String>) -> Step {
+    Step::RetryLater {
+        reason: reason.into(),
+        heartbeat: action.seconds_left <= view.settings.heartbeat_margin_seconds,
+    }
+}
+
+fn abandon(reason: impl Into<String>) -> Step {
+    Step::Complete {
+        result: LifecycleResult::Abandon,
+        reason: reason.into(),
+    }
+}
+
+/// The next step for a launching instance.
+pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
+    let subject = &view.subject;
+    let id = subject.instance_id.clone();
+    let store = &view.store;
+    let Some(role) = subject.role else {
+        return abandon(format!(
+            "{id} is in neither the manager nor the worker group of this cluster"
+        ));
+    };
+    let address = match (&subject.address, &subject.engine) {
+        (_, EngineState::Unreachable) => {
+            return retry(
+                view,
+                action,
+                format!("{id}: engine or agent not online yet"),
+            )
+        }
+        (_, EngineState::Failed(why)) => {
+            return abandon(format!("{id}: the engine cannot join a swarm: {why}"))
+        }
+        (None, _) => return retry(view, action, format!("{id}: no private address yet")),
+        (Some(a), _) => a.clone(),
+    };
+
+    let Some(swarm) = &store.swarm else {
+        return bootstrap(view, action, role, address);
+    };
+
+    // A node already in a swarm: which one, and is it serving?
+    if let EngineState::Active {
+        cluster_id,
+        is_manager,
+        ..
+    } = &subject.engine
+    {
+        if let Some(other) = cluster_id.as_ref().filter(|c| *c != &swarm.cluster_id) {
+            return abandon(format!(
+                "{id} is in swarm {other}, not this cluster's {}",
+                swarm.cluster_id
+            ));
+        }
+        if *is_manager && !swarm.tokens_published {
+            return Step::PublishTokens {
+                instance_id: id,
+                expected_generation: store.generation,
+            };
+        }
+        let serving = subject.membership.as_ref().is_some_and(|m| m.is_serving());
+        if !serving {
+            return retry(
+                view,
+                action,
+                format!("{id} joined; waiting for it to be Ready"),
+            );
+        }
+        if role == Role::Manager && !store.has_manager(&id) {
+            return Step::RecordManager {
+                instance_id: id,
+                address,
+                expected_generation: store.generation,
+            };
+        }
+        if store.leases.iter().any(|l| l.instance_id == id) {
+            return Step::ReleaseLease {
+                instance_id: id,
+                expected_generation: store.generation,
+            };
+        }
+        return Step::Complete {
+            result: LifecycleResult::Continue,
+            reason: format!("{id} is serving in the swarm as a {role}"),
+        };
+    }
+    if subject.engine == EngineState::Pending {
+        return retry(view, action, format!("{id}: its join is still in progress"));
+    }
+
+    // Inactive: join, within the caps.
+    if !swarm.tokens_published {
+        return retry(view, action, "the join tokens are not published yet");
+    }
+    if store.lease_of(&id, view.now).is_some() {
+        let managers = store.manager_addresses_except(&id);
+        if managers.is_empty() {
+            return retry(view, action, "no manager address is recorded yet");
+        }
+        return Step::Join {
+            instance_id: id,
+            role,
+            managers,
+        };
+    }
+    match role {
+        Role::Manager => {
+            if store.other_leases(&id, Role::Manager, view.now) > 0 {
+                return retry(view, action, "another manager is joining: one at a time");
+            }
+            if let Some(m) = view.managers.iter().find(|m| {
+                m.status != NodeStatus::Ready
+                    || m.manager_status == Some(ManagerStatus::Unreachable)
+            }) {
+                return retry(
+                    view,
+                    action,
+                    format!(
+                        "manager {} is not reachable yet: one membership change at a time",
+                        m.hostname
+                    ),
+                );
+            }
+        }
+        Role::Worker => {
+            let joining = store.other_leases(&id, Role::Worker, view.now);
+            if joining >= view.settings.worker_join_parallelism {
+                return retry(
+                    view,
+                    action,
+                    format!("{joining} workers are joining (the cap)"),
+                );
+            }
+        }
+    }
+    Step::AcquireLease {
+        instance_id: id,
+        role,
+        expires_at: view.now + view.settings.lease_seconds,
+        expected_generation: store.generation,
+    }
+}
+
+/// No swarm yet: one manager claims the bootstrap (fenced by the store's generation) and
+/// initialises; everyone else waits for it.
+fn bootstrap(view: &ClusterView, action: &LaunchAction, role: Role, address: String) -> Step {
+    let id = view.subject.instance_id.clone();
+    let store = &view.store;
+    if role == Role::Worker {
+        return retry(
+            view,
+            action,
+            "waiting for the first manager to create the swarm",
+        );
+    }
+    let claim = store.init_claim.as_ref().filter(|c| {
+        c.instance_id == id || view.now < c.claimed_at + view.settings.init_claim_seconds
+    });
+    match claim {
+        None => Step::ClaimInit {
+            instance_id: id,
+            expected_generation: store.generation,
+        },
+        Some(c) if c.instance_id != id => retry(
+            view,
+            action,
+            format!("{} is creating the swarm", c.instance_id),
+        ),
+        Some(c) => match &view.subject.engine {
+            EngineState::Inactive => Step::InitSwarm {
+                instance_id: id,
+                advertise_address: address,
+            },
+            EngineState::Active {
+                cluster_id: Some(cluster_id),
+                is_manager: true,
+                ..
+            } => Step::RecordSwarm {
+                instance_id: id,
+                address,
+                cluster_id: cluster_id.clone(),
+                claim_generation: c.generation,
+                expected_generation: store.generation,
+            },
+            other => retry(
+                view,
+                action,
+                format!("{id}: waiting for swarm init to settle ({other:?})"),
+            ),
+        },
+    }
+}

@@ -1,0 +1,12 @@
+//! The planner: given one observation of the cluster and the event's hint, the next step.
+//!
+//! Pure: no I/O, no clock (the observation carries `now`). The executor runs the step,
+//! observes again and asks again, until the step is terminal. So every step is planned
+//! from what is true now, and a duplicate, late or out-of-order event finds its work
+//! already done and ends the same way.
+
+mod launch;
+mod step;
+
+pub use launch::{next_launch_step, LaunchAction};
+pub use step::{LifecycleResult, Step};

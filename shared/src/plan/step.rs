@@ -1,0 +1,80 @@
+//! The steps the planner can ask for. Each one observes nothing: the planner already
+//! did. Each writes conditionally (store) or is idempotent (node scripts), so running
+//! one twice does no harm.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LifecycleResult {
+    Continue,
+    Abandon,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// Write an init claim for the instance, if the store is still at `expected_generation`.
+    ClaimInit {
+        instance_id: String,
+        expected_generation: u64,
+    },
+    /// `docker swarm init` on the instance, advertising its private address.
+    InitSwarm {
+        instance_id: String,
+        advertise_address: String,
+    },
+    /// Record the swarm (the cluster id the node reports) and its first manager, if the
+    /// store is still at the generation the claim was made at.
+    RecordSwarm {
+        instance_id: String,
+        address: String,
+        cluster_id: String,
+        claim_generation: u64,
+        expected_generation: u64,
+    },
+    /// A manager node writes both join tokens to their parameters (they never leave it
+    /// any other way), then the store notes them published.
+    PublishTokens {
+        instance_id: String,
+        expected_generation: u64,
+    },
+    /// Take a join slot (the cap on concurrent membership changes).
+    AcquireLease {
+        instance_id: String,
+        role: Role,
+        expires_at: u64,
+        expected_generation: u64,
+    },
+    /// The node reads its role's token from its parameter and joins, trying each manager.
+    Join {
+        instance_id: String,
+        role: Role,
+        managers: Vec<String>,
+    },
+    /// Add a manager that is serving to the store's list of manager addresses.
+    RecordManager {
+        instance_id: String,
+        address: String,
+        expected_generation: u64,
+    },
+    /// Give the join slot back.
+    ReleaseLease {
+        instance_id: String,
+        expected_generation: u64,
+    },
+    /// Terminal: complete the lifecycle action.
+    Complete {
+        result: LifecycleResult,
+        reason: String,
+    },
+    /// Terminal: not yet; the event comes back later. Heartbeat first when the action's
+    /// timeout would run out before then.
+    RetryLater { reason: String, heartbeat: bool },
+}
+
+impl Step {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Step::Complete { .. } | Step::RetryLater { .. })
+    }
+}

@@ -1,0 +1,27 @@
+//! The cluster's settings, from the template's parameters.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSettings {
+    /// How many workers may join at once (1 = strictly one by one).
+    pub worker_join_parallelism: usize,
+    /// How long a join lease holds before another instance may take the slot.
+    pub lease_seconds: u64,
+    /// How long an init claim holds before another manager may take over a bootstrap
+    /// whose claimer vanished.
+    pub init_claim_seconds: u64,
+    /// Heartbeat when a lifecycle action has less than this left.
+    pub heartbeat_margin_seconds: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            worker_join_parallelism: 10,
+            lease_seconds: 300,
+            init_claim_seconds: 600,
+            heartbeat_margin_seconds: 120,
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The launch planner's rules, one example each.
+
+use swarmhook::cluster::{
+    ClusterView, EngineState, InitClaim, JoinLease, ManagerRecord, ManagerStatus, NodeStatus, Role,
+    StoreRecord, Subject, SwarmMember, SwarmRecord,
+};
+use swarmhook::plan::{next_launch_step, LaunchAction, LifecycleResult, Step};
+use swarmhook::settings::ClusterSettings;
+
+const NOW: u64 = 10_000;
+
+fn view(role: Option<Role>, engine: EngineState) -> ClusterView {
+    ClusterView {
+        now: NOW,
+        settings: ClusterSettings::default(),
+        store: StoreRecord::default(),
+        subject: Subject {
+            instance_id: "i-new".into(),
+            role,
+            address: Some("10.0.1.9".into()),
+            engine,
+            membership: None,
+        },
+        managers: vec![],
+    }
+}
+
+fn with_swarm(mut v: ClusterView) -> ClusterView {
+    v.store.generation = 7;
+    v.store.swarm = Some(SwarmRecord {
+        cluster_id: "c1".into(),
+        tokens_published: true,
+    });
+    v.store.managers = vec![ManagerRecord {
+        instance_id: "i-first".into(),
+        address: "10.0.1.4".into(),
+    }];
+    v.managers = vec![member("first", Role::Manager, true)];
+    v
+}
+
+fn member(name: &str, role: Role, ready: bool) -> SwarmMember {
+    SwarmMember {
+        node_id: format!("n-{name}"),
+        hostname: name.into(),
+        role,
+        status: if ready {
+            NodeStatus::Ready
+        } else {
+            NodeStatus::Down
+        },
+        manager_status: (role == Role::Manager).then_some(if ready {
+            ManagerStatus::Reachable
+        } else {
+            ManagerStatus::Unreachable
+        }),
+    }
+}
+
+fn action(seconds_left: u64) -> LaunchAction {
+    LaunchAction {
+        instance_id: "i-new".into(),
+        seconds_left,
+    }
+}
+
+fn next(v: &ClusterView) -> Step {
+    next_launch_step(v, &action(3_000))
+}
+
+#[test]
+fn an_engine_not_up_yet_is_retried_with_a_heartbeat_only_when_time_runs_short() {
+    let v = view(Some(Role::Worker), EngineState::Unreachable);
+    assert!(matches!(
+        next_launch_step(&v, &action(3_000)),
+        Step::RetryLater {
+            heartbeat: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        next_launch_step(&v, &action(60)),
+        Step::RetryLater {
+            heartbeat: true,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn an_engine_that_cannot_join_is_abandoned() {
+    let v = view(Some(Role::Worker), EngineState::Failed("locked".into()));
+    assert!(matches!(
+        next(&v),
+        Step::Complete {
+            result: LifecycleResult::Abandon,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_worker_before_any_swarm_waits_for_the_first_manager() {
+    let v = view(Some(Role::Worker), EngineState::Inactive);
+    assert!(
+        matches!(next(&v), Step::RetryLater { reason, .. } if reason.contains("first manager"))
+    );
+}
+
+#[test]
+fn the_first_manager_claims_the_bootstrap_at_the_generation_it_read() {
+    let mut v = view(Some(Role::Manager), EngineState::Inactive);
+    v.store.generation = 3;
+    assert_eq!(
+        next(&v),
+        Step::ClaimInit {
+            instance_id: "i-new".into(),
+            expected_generation: 3
+        }
+    );
+}
+
+#[test]
+fn another_managers_claim_is_waited_for_until_it_goes_stale() {
+    let mut v = view(Some(Role::Manager), EngineState::Inactive);
+    v.store.generation = 4;
+    v.store.init_claim = Some(InitClaim {
+        instance_id: "i-other".into(),
+        generation: 4,
+        claimed_at: NOW - 10,
+    });
+    assert!(matches!(next(&v), Step::RetryLater { reason, .. } if reason.contains("i-other")));
+    if let Some(c) = v.store.init_claim.as_mut() {
+        c.claimed_at = NOW - 10_000;
+    }
+    assert!(matches!(
+        next(&v),
+        Step::ClaimInit {
+            expected_generation: 4,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn the_claimer_initialises_then_records_the_swarm_under_its_claim() {
+    let mut v = view(Some(Role::Manager), EngineState::Inactive);
+    v.store.generation = 5;
+    v.store.init_claim = Some(InitClaim {
+        instance_id: "i-new".into(),
+        generation: 5,
+        claimed_at: NOW - 1,
+    });
+    assert!(matches!(next(&v), Step::InitSwarm { .. }));
+    v.subject.engine = EngineState::Active {
+        node_id: "n1".into(),
+        cluster_id: Some("c9".into()),
+        is_manager: true,
+    };
+    assert_eq!(
+        next(&v),
+        Step::RecordSwarm {
+            instance_id: "i-new".into(),
+            address: "10.0.1.9".into(),
+            cluster_id: "c9".into(),
+            claim_generation: 5,
+            expected_generation: 5,
+        }
+    );
+}
+
+#[test]
+fn a_node_in_another_swarm_is_abandoned() {
+    let v = with_swarm(view(
+        Some(Role::Manager),
+        EngineState::Active {
+            node_id: "n".into(),
+            cluster_id: Some("someone-else".into()),
+            is_manager: true,
+        },
+    ));
+    assert!(
+        matches!(next(&v), Step::Complete { result: LifecycleResult::Abandon, reason } if reason.contains("someone-else"))
+    );
+}
+
+#[test]
+fn a_manager_waits_while_another_manager_is_unreachable() {
+    let mut v = with_swarm(view(Some(Role::Manager), EngineState::Inactive));
+    v.managers.push(member("second", Role::Manager, false));
+    assert!(matches!(next(&v), Step::RetryLater { reason, .. } if reason.contains("second")));
+    v.managers.pop();
+    assert!(matches!(
+        next(&v),
+        Step::AcquireLease {
+            role: Role::Manager,
+            expected_generation: 7,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_joiner_with_a_lease_joins_trying_every_recorded_manager() {
+    let mut v = with_swarm(view(Some(Role::Worker), EngineState::Inactive));
+    v.store.managers.push(ManagerRecord {
+        instance_id: "i-second".into(),
+        address: "10.0.1.5".into(),
+    });
+    v.store.leases.push(JoinLease {
+        instance_id: "i-new".into(),
+        role: Role::Worker,
+        expires_at: NOW + 100,
+    });
+    assert_eq!(
+        next(&v),
+        Step::Join {
+            instance_id: "i-new".into(),
+            role: Role::Worker,
+            managers: vec!["10.0.1.4".into(), "10.0.1.5".into()],
+        }
+    );
+}
+
+#[test]
+fn a_serving_manager_is_recorded_releases_its_slot_and_only_then_continues() {
+    let mut v = with_swarm(view(
+        Some(Role::Manager),
+        EngineState::Active {
+            node_id: "n-new".into(),
+            cluster_id: Some("c1".into()),
+            is_manager: true,
+        },
+    ));
+    v.subject.membership = Some(member("new", Role::Manager, true));
+    v.store.leases.push(JoinLease {
+        instance_id: "i-new".into(),
+        role: Role::Manager,
+        expires_at: NOW + 100,
+    });
+    assert!(matches!(next(&v), Step::RecordManager { .. }));
+    v.store.managers.push(ManagerRecord {
+        instance_id: "i-new".into(),
+        address: "10.0.1.9".into(),
+    });
+    assert!(matches!(next(&v), Step::ReleaseLease { .. }));
+    v.store.leases.clear();
+    assert!(matches!(
+        next(&v),
+        Step::Complete {
+            result: LifecycleResult::Continue,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_joined_node_not_yet_ready_is_not_completed() {
+    let mut v = with_swarm(view(
+        Some(Role::Worker),
+        EngineState::Active {
+            node_id: "n-new".into(),
+            cluster_id: None,
+            is_manager: false,
+        },
+    ));
+    v.subject.membership = Some(member("new", Role::Worker, false));
+    assert!(matches!(next(&v), Step::RetryLater { .. }));
+}
