@@ -126,7 +126,7 @@ impl World {
             .filter(|m| m.role == Role::Manager && Some(&m.cluster_id) == cluster.as_ref())
             .map(|m| self.member_view(m))
             .collect();
-        let view = ClusterView {
+        ClusterView {
             now: self.now,
             settings: self.settings.clone(),
             store: self.store.clone(),
@@ -138,8 +138,7 @@ impl World {
                 membership,
             },
             managers,
-        };
-        view
+        }
     }
 
     /// One observe → plan → execute round for a delivery of `instance_id`'s launch event.
