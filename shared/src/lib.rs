@@ -5,6 +5,7 @@
 //! and ask this crate what to do next.
 
 pub mod cluster;
+pub mod engine;
 pub mod events;
 pub mod plan;
 pub mod settings;

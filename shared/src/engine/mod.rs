@@ -1,0 +1,13 @@
+//! How swarmhook talks to a node's Docker engine: small versioned shell scripts run on
+//! the node by the cloud's run-command service, and typed parsers for what they print.
+//! Join tokens never appear in a script's text: the node reads its role's token from its
+//! parameter with its own identity.
+
+mod parse;
+mod scripts;
+
+pub use parse::{parse_engine_state, parse_manager_list, parse_node_inspect, ParseError};
+pub use scripts::{
+    init_swarm, inspect_node, join_swarm, list_managers, probe_engine, publish_tokens, ScriptError,
+    SCRIPT_VERSION,
+};

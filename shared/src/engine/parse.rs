@@ -1,0 +1,213 @@
+//! Typed readings of what the scripts print.
+
+use serde::Deserialize;
+
+use crate::cluster::{EngineState, ManagerStatus, NodeStatus, Role, SwarmMember};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("unexpected output from {script}: {reason}")]
+    Unexpected {
+        script: &'static str,
+        reason: String,
+    },
+    #[error("{script} printed JSON we cannot read")]
+    Json {
+        script: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SwarmInfo {
+    #[serde(rename = "NodeID", default)]
+    node_id: String,
+    local_node_state: String,
+    #[serde(default)]
+    control_available: bool,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    cluster: Option<ClusterInfo>,
+}
+
+#[derive(Deserialize)]
+struct ClusterInfo {
+    #[serde(rename = "ID")]
+    id: String,
+}
+
+/// The probe's result: exit code and streams of `probe_engine`.
+pub fn parse_engine_state(
+    exit_code: i32,
+    stdout: &str,
+    stderr: &str,
+) -> Result<EngineState, ParseError> {
+    if exit_code != 0 {
+        // The engine is not up (yet): "Cannot connect to the Docker daemon ...".
+        let _ = stderr;
+        return Ok(EngineState::Unreachable);
+    }
+    let info: SwarmInfo =
+        serde_json::from_str(stdout.trim()).map_err(|source| ParseError::Json {
+            script: "probe-engine",
+            source,
+        })?;
+    Ok(match info.local_node_state.as_str() {
+        "inactive" => EngineState::Inactive,
+        "pending" => EngineState::Pending,
+        "active" => EngineState::Active {
+            node_id: info.node_id,
+            cluster_id: info.cluster.map(|c| c.id),
+            is_manager: info.control_available,
+        },
+        "locked" => EngineState::Failed("the swarm is locked (autolock)".into()),
+        "error" => EngineState::Failed(if info.error.is_empty() {
+            "error".into()
+        } else {
+            info.error
+        }),
+        other => {
+            return Err(ParseError::Unexpected {
+                script: "probe-engine",
+                reason: format!("LocalNodeState {other:?}"),
+            })
+        }
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeInspect {
+    #[serde(rename = "ID")]
+    id: String,
+    spec: NodeSpec,
+    description: NodeDescription,
+    status: NodeStatusJson,
+    #[serde(default)]
+    manager_status: Option<ManagerStatusJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeSpec {
+    role: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeDescription {
+    hostname: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeStatusJson {
+    state: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ManagerStatusJson {
+    #[serde(default)]
+    leader: bool,
+    reachability: String,
+}
+
+fn role(s: &str, script: &'static str) -> Result<Role, ParseError> {
+    match s.to_ascii_lowercase().as_str() {
+        "manager" => Ok(Role::Manager),
+        "worker" => Ok(Role::Worker),
+        other => Err(ParseError::Unexpected {
+            script,
+            reason: format!("role {other:?}"),
+        }),
+    }
+}
+
+fn node_status(s: &str) -> NodeStatus {
+    match s.to_ascii_lowercase().as_str() {
+        "ready" => NodeStatus::Ready,
+        "down" => NodeStatus::Down,
+        "disconnected" => NodeStatus::Disconnected,
+        _ => NodeStatus::Unknown,
+    }
+}
+
+fn manager_status(s: &str) -> Option<ManagerStatus> {
+    match s.to_ascii_lowercase().as_str() {
+        "leader" => Some(ManagerStatus::Leader),
+        "reachable" => Some(ManagerStatus::Reachable),
+        "unreachable" => Some(ManagerStatus::Unreachable),
+        _ => None,
+    }
+}
+
+/// `inspect_node`'s result: the member, or None when the swarm has no such node.
+pub fn parse_node_inspect(
+    exit_code: i32,
+    stdout: &str,
+    stderr: &str,
+) -> Result<Option<SwarmMember>, ParseError> {
+    if exit_code != 0 {
+        if stderr.contains("not found") {
+            return Ok(None);
+        }
+        return Err(ParseError::Unexpected {
+            script: "inspect-node",
+            reason: stderr.trim().chars().take(300).collect(),
+        });
+    }
+    let node: NodeInspect =
+        serde_json::from_str(stdout.trim()).map_err(|source| ParseError::Json {
+            script: "inspect-node",
+            source,
+        })?;
+    Ok(Some(SwarmMember {
+        node_id: node.id,
+        hostname: node.description.hostname,
+        role: role(&node.spec.role, "inspect-node")?,
+        status: node_status(&node.status.state),
+        manager_status: node.manager_status.and_then(|m| {
+            if m.leader {
+                Some(ManagerStatus::Leader)
+            } else {
+                manager_status(&m.reachability)
+            }
+        }),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeLsLine {
+    #[serde(rename = "ID")]
+    id: String,
+    hostname: String,
+    status: String,
+    #[serde(default)]
+    manager_status: String,
+}
+
+/// `list_managers`' result.
+pub fn parse_manager_list(stdout: &str) -> Result<Vec<SwarmMember>, ParseError> {
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let n: NodeLsLine = serde_json::from_str(line).map_err(|source| ParseError::Json {
+                script: "list-managers",
+                source,
+            })?;
+            Ok(SwarmMember {
+                node_id: n.id,
+                hostname: n.hostname,
+                role: Role::Manager,
+                status: node_status(&n.status),
+                manager_status: manager_status(&n.manager_status),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,109 @@
+//! The scripts. Each is idempotent and prints compact output, so one event's cost does
+//! not grow with the cluster (output caps: 24,000 characters of stdout on AWS, the last
+//! 4,096 bytes on Azure).
+
+use crate::cluster::Role;
+
+/// Bumped whenever a script's behaviour or output changes.
+pub const SCRIPT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScriptError {
+    #[error("{what} {value:?} is not safe to put in a script")]
+    Unsafe { what: &'static str, value: String },
+    #[error("a join needs at least one manager address")]
+    NoManagers,
+}
+
+fn safe<'a>(what: &'static str, value: &'a str, extra: &[char]) -> Result<&'a str, ScriptError> {
+    let ok = !value.is_empty()
+        && value.len() <= 255
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || extra.contains(&c));
+    if ok {
+        Ok(value)
+    } else {
+        Err(ScriptError::Unsafe {
+            what,
+            value: value.to_owned(),
+        })
+    }
+}
+
+fn header(name: &str) -> String {
+    format!("# swarmhook {name} v{SCRIPT_VERSION}\nset -u\n")
+}
+
+/// Prints the engine's `Swarm` section as JSON; fails when the engine does not answer.
+pub fn probe_engine() -> String {
+    header("probe-engine") + "docker info --format '{{json .Swarm}}'\n"
+}
+
+/// On a manager: prints one node (by hostname) as `docker node inspect` JSON.
+pub fn inspect_node(hostname: &str) -> Result<String, ScriptError> {
+    let host = safe("hostname", hostname, &[])?;
+    Ok(header("inspect-node")
+        + &format!("docker node inspect '{host}' --format '{{{{json .}}}}'\n"))
+}
+
+/// On a manager: prints the swarm's managers, one JSON line each.
+pub fn list_managers() -> String {
+    header("list-managers") + "docker node ls --filter role=manager --format '{{json .}}'\n"
+}
+
+/// `docker swarm init`, unless the engine is already in a swarm.
+pub fn init_swarm(advertise_address: &str) -> Result<String, ScriptError> {
+    let addr = safe("address", advertise_address, &[])?;
+    Ok(header("init-swarm")
+        + "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
+        + "if [ \"$state\" = active ]; then echo already-active; exit 0; fi\n"
+        + &format!("docker swarm init --advertise-addr '{addr}' >/dev/null && echo initialised\n"))
+}
+
+/// Reads the role's token from its parameter (the node's own identity) and joins, trying
+/// each manager in turn. A join that times out may still complete in the background: the
+/// caller observes membership rather than trusting the exit code.
+pub fn join_swarm(
+    role: Role,
+    token_parameter: &str,
+    managers: &[String],
+) -> Result<String, ScriptError> {
+    let param = safe("parameter name", token_parameter, &['/', '_'])?;
+    if managers.is_empty() {
+        return Err(ScriptError::NoManagers);
+    }
+    let addrs = managers
+        .iter()
+        .map(|m| safe("manager address", m, &[':']).map(|a| format!("'{a}'")))
+        .collect::<Result<Vec<_>, _>>()?
+        .join(" ");
+    Ok(header(&format!("join-swarm-{role}"))
+        + "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
+        + "if [ \"$state\" = active ] || [ \"$state\" = pending ]; then echo \"$state\"; exit 0; fi\n"
+        + &format!(
+            "token=$(aws ssm get-parameter --name '{param}' --with-decryption --query Parameter.Value --output text) || exit 3\n"
+        )
+        + &format!("for m in {addrs}; do\n")
+        + "  case \"$m\" in *:*) target=\"$m\" ;; *) target=\"$m:2377\" ;; esac\n"
+        + "  if docker swarm join --token \"$token\" \"$target\" >/dev/null 2>/tmp/swarmhook-join.err; then echo \"joined $target\"; exit 0; fi\n"
+        + "  sed 's/SWMTKN-[A-Za-z0-9-]*/<token>/g' /tmp/swarmhook-join.err >&2\n"
+        + "done\n"
+        + "exit 4\n")
+}
+
+/// On a manager: writes both join tokens to their SecureString parameters. The tokens go
+/// from the engine to the parameter store on the node itself.
+pub fn publish_tokens(
+    worker_parameter: &str,
+    manager_parameter: &str,
+) -> Result<String, ScriptError> {
+    let w = safe("parameter name", worker_parameter, &['/', '_'])?;
+    let m = safe("parameter name", manager_parameter, &['/', '_'])?;
+    let put = |role: &str, name: &str| {
+        format!(
+            "docker swarm join-token -q {role} | aws ssm put-parameter --name '{name}' --type SecureString --overwrite --value \"$(cat)\" >/dev/null || exit 5\n"
+        )
+    };
+    Ok(header("publish-tokens") + &put("worker", w) + &put("manager", m) + "echo published\n")
+}

@@ -1,0 +1,144 @@
+//! The engine parsers read what real dockerd nodes printed (captured in the lab), and the
+//! scripts refuse unsafe input and never carry a token.
+
+use swarmhook::cluster::{EngineState, ManagerStatus, NodeStatus, Role};
+use swarmhook::engine::{
+    init_swarm, inspect_node, join_swarm, list_managers, parse_engine_state, parse_manager_list,
+    parse_node_inspect, probe_engine, publish_tokens, ScriptError,
+};
+
+fn fixture(name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/docker/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn engine_states_from_real_docker_info() {
+    assert_eq!(
+        parse_engine_state(0, &fixture("info-swarm-inactive.json")).expect("parses"),
+        EngineState::Inactive
+    );
+    match parse_engine_state(0, &fixture("info-swarm-active-manager.json")).expect("parses") {
+        EngineState::Active {
+            cluster_id,
+            is_manager,
+            node_id,
+        } => {
+            assert_eq!(cluster_id.as_deref(), Some("fetmfpb4c6ut5ojfokg7tf653"));
+            assert!(is_manager);
+            assert!(!node_id.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse_engine_state(0, &fixture("info-swarm-active-worker.json")).expect("parses") {
+        EngineState::Active {
+            cluster_id,
+            is_manager,
+            ..
+        } => {
+            assert_eq!(cluster_id, None, "workers do not know the cluster id");
+            assert!(!is_manager);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_engine_that_does_not_answer_is_unreachable_and_garbage_is_an_error() {
+    let down = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?";
+    assert_eq!(
+        parse_engine_state(1, "", down).expect("parses"),
+        EngineState::Unreachable
+    );
+    assert!(parse_engine_state(0, "not json", "").is_err());
+    assert!(parse_engine_state(0, r#"{"LocalNodeState":"sideways"}"#, "").is_err());
+    assert!(matches!(
+        parse_engine_state(0, r#"{"LocalNodeState":"locked"}"#).expect("parses"),
+        EngineState::Failed(_)
+    ));
+}
+
+#[test]
+fn members_from_real_node_inspect() {
+    let worker = parse_node_inspect(0, &fixture("node-inspect-worker.json"), "")
+        .expect("parses")
+        .expect("present");
+    assert_eq!(worker.role, Role::Worker);
+    assert_eq!(worker.status, NodeStatus::Ready);
+    assert_eq!(worker.manager_status, None);
+    assert!(worker.is_serving());
+    let manager = parse_node_inspect(0, &fixture("node-inspect-manager.json"), "")
+        .expect("parses")
+        .expect("present");
+    assert_eq!(manager.role, Role::Manager);
+    assert_eq!(manager.hostname, "ip-10-200-1-5");
+    assert_eq!(manager.manager_status, Some(ManagerStatus::Reachable));
+    assert!(manager.is_serving());
+    assert_eq!(
+        parse_node_inspect(1, "", &fixture("node-inspect-missing.stderr")).expect("parses"),
+        None
+    );
+    assert!(parse_node_inspect(1, "", &fixture("node-ls-on-worker.stderr")).is_err());
+}
+
+#[test]
+fn managers_from_real_node_ls() {
+    let managers = parse_manager_list(&fixture("node-ls-managers.jsonl")).expect("parses");
+    assert_eq!(managers.len(), 2);
+    assert_eq!(managers[0].manager_status, Some(ManagerStatus::Leader));
+    assert_eq!(managers[1].manager_status, Some(ManagerStatus::Reachable));
+    assert!(managers.iter().all(|m| m.is_serving()));
+}
+
+#[test]
+fn scripts_refuse_what_could_break_out_of_them() {
+    for bad in ["a'b", "x; rm -rf /", "$(id)", "", "a b"] {
+        assert!(
+            matches!(init_swarm(bad), Err(ScriptError::Unsafe { .. })),
+            "{bad}"
+        );
+        assert!(inspect_node(bad).is_err(), "{bad}");
+        assert!(
+            join_swarm(Role::Worker, "/p", &[bad.to_owned()]).is_err(),
+            "{bad}"
+        );
+        assert!(publish_tokens(bad, "/ok").is_err(), "{bad}");
+    }
+    assert_eq!(
+        join_swarm(Role::Worker, "/p", &[]),
+        Err(ScriptError::NoManagers)
+    );
+}
+
+#[test]
+fn no_script_carries_a_token() {
+    let scripts = [
+        probe_engine(),
+        list_managers(),
+        inspect_node("ip-10-0-1-4").expect("safe"),
+        init_swarm("10.0.1.4").expect("safe"),
+        join_swarm(
+            Role::Manager,
+            "/swarmhook/c/join-token/manager",
+            &["10.0.1.4".into(), "10.0.1.5:2377".into()],
+        )
+        .expect("safe"),
+        publish_tokens(
+            "/swarmhook/c/join-token/worker",
+            "/swarmhook/c/join-token/manager",
+        )
+        .expect("safe"),
+    ];
+    for s in &scripts {
+        assert!(!s.contains("SWMTKN-1-"), "a token in {s}");
+        assert!(s.starts_with("# swarmhook "), "versioned header: {s}");
+    }
+    // The join reads the token on the node and redacts it from anything it echoes.
+    assert!(scripts[4].contains(
+        "aws ssm get-parameter --name '/swarmhook/c/join-token/manager' --with-decryption"
+    ));
+    assert!(scripts[4].contains("s/SWMTKN-[A-Za-z0-9-]*/<token>/g"));
+}
