@@ -39,15 +39,11 @@ struct ClusterInfo {
     id: String,
 }
 
-/// The probe's result: exit code and streams of `probe_engine`.
-pub fn parse_engine_state(
-    exit_code: i32,
-    stdout: &str,
-    stderr: &str,
-) -> Result<EngineState, ParseError> {
+/// The probe's result, from `probe_engine`'s exit code and stdout. Any failure to read the
+/// engine ("Cannot connect to the Docker daemon", docker not installed yet) means it is not
+/// up yet: the event is retried.
+pub fn parse_engine_state(exit_code: i32, stdout: &str) -> Result<EngineState, ParseError> {
     if exit_code != 0 {
-        // The engine is not up (yet): "Cannot connect to the Docker daemon ...".
-        let _ = stderr;
         return Ok(EngineState::Unreachable);
     }
     let info: SwarmInfo =
