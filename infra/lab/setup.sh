@@ -31,6 +31,17 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v docker >/dev/null 2>&1 || { echo "setup: no docker CLI after installing docker.io" >&2; exit 1; }
 
+# The nodes' own tools (the AWS CLI), apart from moto's venv: they are the instance's.
+tools="$root/target/lab/node-tools"
+if [ ! -f "$tools/.installed" ] || ! cmp -s "$here/node-tools.lock" "$tools/.installed"; then
+  echo "setup: creating the nodes' tool venv (pinned AWS CLI) in $tools"
+  rm -rf "$tools"
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install -q --disable-pip-version-check --no-deps -r "$here/node-tools.lock"
+  "$tools/bin/aws" --version >/dev/null
+  cp "$here/node-tools.lock" "$tools/.installed"
+fi
+
 stamp="$venv/.installed"
 if [ ! -f "$stamp" ] || ! cmp -s "$here/requirements.lock" "$stamp"; then
   echo "setup: creating the lab's Python venv (pinned moto) in $venv"

@@ -63,5 +63,10 @@ def functions_dir() -> Path:
     return Path(os.environ.get("SWARMLAB_FUNCTIONS_DIR", REPO_ROOT / "target" / "debug"))
 
 
+def node_tools_bin() -> Path:
+    """The tools a node's scripts find on PATH (the AWS CLI), as on Amazon Linux."""
+    return REPO_ROOT / "target" / "lab" / "node-tools" / "bin"
+
+
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 ACCOUNT_ID = "123456789012"

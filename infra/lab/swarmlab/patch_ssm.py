@@ -60,7 +60,10 @@ def _run(nodes: NodeManager, command: Any, invocation: dict[str, Any], region: s
         _refresh(command)
     started = time.monotonic()
     env = {
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "PATH": f"{config.node_tools_bin()}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        # The instance profile's credentials, as the node's own identity would give them.
+        "AWS_ACCESS_KEY_ID": f"node-{instance_id}",
+        "AWS_SECRET_ACCESS_KEY": "swarmlab",
         "HOME": "/root",
         "LANG": "C.UTF-8",
         "DOCKER_HOST": node.docker_host if node else "",

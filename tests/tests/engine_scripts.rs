@@ -1,0 +1,135 @@
+//! The shared crate's engine scripts, run for real on lab nodes through SSM, read by its
+//! parsers: init is idempotent, the tokens go from a manager to their parameters without
+//! leaving the node, joins read their token on the node and try every manager, and no
+//! output carries a token.
+
+use swarmhook::cluster::{EngineState, Role};
+use swarmhook::engine;
+use swarmhook_lab_tests::fleet::{Fleet, FleetSpec};
+use swarmhook_lab_tests::{unique_name, wait, Lab};
+
+#[tokio::test]
+async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+    let fleet = Fleet::launch(&lab, FleetSpec::new("10.200.23.0/24", 3)).await?;
+    let ids = fleet.admit_all(3).await?;
+    let (first, second, worker) = (&ids[0], &ids[1], &ids[2]);
+    let first_ip = fleet.private_ip(first).await?;
+    let worker_ip = fleet.private_ip(worker).await?;
+    let prefix = format!("/swarmhook/{}", unique_name("cluster"));
+    let worker_param = format!("{prefix}/join-token/worker");
+    let manager_param = format!("{prefix}/join-token/manager");
+    let mut outputs = Vec::new();
+
+    let probe = lab.run(first, &engine::probe_engine()).await?;
+    assert_eq!(
+        engine::parse_engine_state(probe.response_code, &probe.stdout)?,
+        EngineState::Inactive
+    );
+
+    let init = engine::init_swarm(&first_ip)?;
+    outputs.push(lab.run_ok(first, &init).await?);
+    assert_eq!(outputs.last().map(|s| s.trim()), Some("initialised"));
+    outputs.push(lab.run_ok(first, &init).await?);
+    assert_eq!(
+        outputs.last().map(|s| s.trim()),
+        Some("already-active"),
+        "init is idempotent"
+    );
+    let probe = lab.run(first, &engine::probe_engine()).await?;
+    let cluster_id = match engine::parse_engine_state(probe.response_code, &probe.stdout)? {
+        EngineState::Active {
+            cluster_id: Some(c),
+            is_manager: true,
+            ..
+        } => c,
+        other => anyhow::bail!("after init: {other:?}"),
+    };
+
+    outputs.push(
+        lab.run_ok(
+            first,
+            &engine::publish_tokens(&worker_param, &manager_param)?,
+        )
+        .await?,
+    );
+    let stored = lab
+        .ssm()
+        .get_parameter()
+        .name(&worker_param)
+        .with_decryption(true)
+        .send()
+        .await?;
+    let param = stored
+        .parameter()
+        .ok_or_else(|| anyhow::anyhow!("no parameter"))?;
+    assert_eq!(
+        param.r#type(),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    assert!(
+        param.value().unwrap_or_default().starts_with("SWMTKN-1-"),
+        "a worker token was published"
+    );
+
+    // The worker joins; a second run finds it already active.
+    let join_worker = engine::join_swarm(Role::Worker, &worker_param, &[first_ip.clone()])?;
+    outputs.push(lab.run_ok(worker, &join_worker).await?);
+    outputs.push(lab.run_ok(worker, &join_worker).await?);
+    assert_eq!(outputs.last().map(|s| s.trim()), Some("active"));
+
+    // The manager tries an address where no manager listens first, then the real one.
+    let join_manager = engine::join_swarm(
+        Role::Manager,
+        &manager_param,
+        &[format!("{worker_ip}:2377"), first_ip.clone()],
+    )?;
+    let joined = lab.run(second, &join_manager).await?;
+    assert_eq!(joined.response_code, 0, "{}", joined.stderr);
+    assert!(
+        joined.stdout.contains(&format!("joined {first_ip}:2377")),
+        "{}",
+        joined.stdout
+    );
+    outputs.push(joined.stdout.clone());
+    outputs.push(joined.stderr.clone());
+
+    // Seen from the first manager: two serving managers, and the worker.
+    let managers = wait::until(
+        "two serving managers",
+        std::time::Duration::from_secs(60),
+        || async {
+            let out = lab.run_ok(first, &engine::list_managers()).await?;
+            let managers = engine::parse_manager_list(&out)
+                .map_err(|e| swarmhook_lab_tests::LabError::Unexpected(e.to_string()))?;
+            let serving = managers.iter().filter(|m| m.is_serving()).count();
+            Ok(((serving == 2).then_some(managers), out))
+        },
+    )
+    .await?;
+    assert_eq!(managers.len(), 2);
+    let host = format!("ip-{}", worker_ip.replace('.', "-"));
+    let inspected = lab.run(first, &engine::inspect_node(&host)?).await?;
+    let member = engine::parse_node_inspect(
+        inspected.response_code,
+        &inspected.stdout,
+        &inspected.stderr,
+    )?
+    .ok_or_else(|| anyhow::anyhow!("the worker is not in the swarm"))?;
+    assert_eq!(member.role, Role::Worker);
+    assert!(member.is_serving());
+    let probe = lab.run(second, &engine::probe_engine()).await?;
+    assert!(matches!(
+        engine::parse_engine_state(probe.response_code, &probe.stdout)?,
+        EngineState::Active { cluster_id: Some(c), .. } if c == cluster_id
+    ));
+
+    for out in &outputs {
+        assert!(
+            !out.contains("SWMTKN-1-"),
+            "a token in a script's output: {out}"
+        );
+    }
+    fleet.delete().await?;
+    Ok(())
+}
