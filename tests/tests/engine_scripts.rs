@@ -73,7 +73,8 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
     );
 
     // The worker joins; a second run finds it already active.
-    let join_worker = engine::join_swarm(Role::Worker, &worker_param, &[first_ip.clone()])?;
+    let join_worker =
+        engine::join_swarm(Role::Worker, &worker_param, std::slice::from_ref(&first_ip))?;
     outputs.push(lab.run_ok(worker, &join_worker).await?);
     outputs.push(lab.run_ok(worker, &join_worker).await?);
     assert_eq!(outputs.last().map(|s| s.trim()), Some("active"));
