@@ -7,5 +7,7 @@
 pub mod cluster;
 pub mod engine;
 pub mod events;
+pub mod execute;
 pub mod plan;
+pub mod ports;
 pub mod settings;

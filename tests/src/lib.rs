@@ -5,6 +5,7 @@
 pub mod error;
 pub mod fleet;
 pub mod lab;
+pub mod publish;
 pub mod queue;
 pub mod run_command;
 pub mod stack;

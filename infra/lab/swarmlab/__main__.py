@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,6 +44,12 @@ def up(args: argparse.Namespace) -> None:
     if pid is not None:
         print(f"lab already running (pid {pid}) at http://127.0.0.1:{config.moto_port()}")
     else:
+        # Each run starts with fresh logs; the previous run's stay beside them as *.1.
+        if p.functions.exists():
+            shutil.rmtree(p.run / "functions.1", ignore_errors=True)
+            p.functions.rename(p.run / "functions.1")
+        if p.log_file.exists():
+            p.log_file.replace(p.run / "lab.log.1")
         log = open(p.log_file, "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "swarmlab", "serve"],
@@ -135,6 +142,10 @@ def main() -> None:
     k = sub.add_parser("kill", help="terminate an instance outside any hook, as from the EC2 console")
     k.add_argument("instance")
     sub.add_parser("down", help="stop everything the lab started")
+    pb = sub.add_parser("publish", help="zip a function binary as bootstrap and upload it to the lab's S3")
+    pb.add_argument("binary")
+    pb.add_argument("bucket")
+    pb.add_argument("key")
     args = ap.parse_args()
 
     if args.cmd == "up":
@@ -166,6 +177,11 @@ def main() -> None:
         print(f"{args.instance}: killed outside any lifecycle hook")
     elif args.cmd == "down":
         down(args)
+    elif args.cmd == "publish":
+        from .publish import publish
+
+        size = publish(Path(args.binary), args.bucket, args.key)
+        print(f"s3://{args.bucket}/{args.key}: {size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

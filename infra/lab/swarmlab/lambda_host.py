@@ -304,7 +304,9 @@ class LambdaHost:
             binary=_binary_for(fn),
             timeout=int(fn.timeout or 3),
             memory=int(fn.memory_size or 128),
-            env=tuple(sorted((fn.environment_vars or {}).items())),
+            # Lambda keeps every environment value as a string (a template's Ref to a
+            # Number parameter arrives as one).
+            env=tuple(sorted((k, v if isinstance(v, str) else json.dumps(v)) for k, v in (fn.environment_vars or {}).items())),
             concurrency=int(getattr(fn, "reserved_concurrency", None) or DEFAULT_CONCURRENCY),
         )
         with self._lock:

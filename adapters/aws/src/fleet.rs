@@ -1,0 +1,136 @@
+//! The fleet port over Auto Scaling and EC2.
+
+use swarmhook::cluster::Role;
+use swarmhook::plan::LifecycleResult;
+use swarmhook::ports::{ActionOutcome, ActionRef, Fleet, InstanceFacts, PortError};
+
+use crate::error::{code_of, port_error};
+
+pub struct AutoScalingFleet {
+    autoscaling: aws_sdk_autoscaling::Client,
+    ec2: aws_sdk_ec2::Client,
+    manager_group: String,
+    worker_group: String,
+}
+
+impl AutoScalingFleet {
+    pub fn new(
+        autoscaling: aws_sdk_autoscaling::Client,
+        ec2: aws_sdk_ec2::Client,
+        manager_group: impl Into<String>,
+        worker_group: impl Into<String>,
+    ) -> Self {
+        AutoScalingFleet {
+            autoscaling,
+            ec2,
+            manager_group: manager_group.into(),
+            worker_group: worker_group.into(),
+        }
+    }
+
+    fn role_of(&self, group: &str) -> Option<Role> {
+        if group == self.manager_group {
+            Some(Role::Manager)
+        } else if group == self.worker_group {
+            Some(Role::Worker)
+        } else {
+            None
+        }
+    }
+}
+
+impl Fleet for AutoScalingFleet {
+    async fn describe(&self, instance_id: &str) -> Result<Option<InstanceFacts>, PortError> {
+        let asg = self
+            .autoscaling
+            .describe_auto_scaling_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeAutoScalingInstances", instance_id, e))?;
+        let group = asg
+            .auto_scaling_instances()
+            .first()
+            .and_then(|i| i.auto_scaling_group_name())
+            .map(str::to_owned);
+        let ec2 = self
+            .ec2
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await;
+        let instance = match ec2 {
+            Ok(out) => out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .next()
+                .cloned(),
+            Err(e) if code_of(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => None,
+            Err(e) => return Err(port_error("DescribeInstances", instance_id, e)),
+        };
+        let Some(instance) = instance else {
+            return Ok(None);
+        };
+        let terminated = instance
+            .state()
+            .and_then(|s| s.name())
+            .is_some_and(|n| n.as_str() == "terminated" || n.as_str() == "shutting-down");
+        if terminated {
+            return Ok(None);
+        }
+        Ok(Some(InstanceFacts {
+            role: group.as_deref().and_then(|g| self.role_of(g)),
+            address: instance.private_ip_address().map(str::to_owned),
+        }))
+    }
+
+    async fn complete(
+        &self,
+        action: &ActionRef,
+        result: LifecycleResult,
+    ) -> Result<ActionOutcome, PortError> {
+        let result = match result {
+            LifecycleResult::Continue => "CONTINUE",
+            LifecycleResult::Abandon => "ABANDON",
+        };
+        let sent = self
+            .autoscaling
+            .complete_lifecycle_action()
+            .auto_scaling_group_name(&action.group)
+            .lifecycle_hook_name(&action.hook)
+            .lifecycle_action_token(&action.token)
+            .lifecycle_action_result(result)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(ActionOutcome::Done),
+            Err(e) if code_of(&e) == Some("ValidationError") => Ok(ActionOutcome::NotPending),
+            Err(e) => Err(port_error(
+                "CompleteLifecycleAction",
+                &action.instance_id,
+                e,
+            )),
+        }
+    }
+
+    async fn heartbeat(&self, action: &ActionRef) -> Result<ActionOutcome, PortError> {
+        let sent = self
+            .autoscaling
+            .record_lifecycle_action_heartbeat()
+            .auto_scaling_group_name(&action.group)
+            .lifecycle_hook_name(&action.hook)
+            .lifecycle_action_token(&action.token)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(ActionOutcome::Done),
+            Err(e) if code_of(&e) == Some("ValidationError") => Ok(ActionOutcome::NotPending),
+            Err(e) => Err(port_error(
+                "RecordLifecycleActionHeartbeat",
+                &action.instance_id,
+                e,
+            )),
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The lifecycle function's settings, from its environment, checked at cold start.
+
+use swarmhook::execute::TokenParameters;
+use swarmhook::settings::ClusterSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("setting {0} is missing: the template sets it on the function")]
+    Missing(&'static str),
+    #[error("setting {name} is {value:?}: {why}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        why: &'static str,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub cluster: String,
+    pub table: String,
+    pub manager_group: String,
+    pub worker_group: String,
+    pub tokens: TokenParameters,
+    pub settings: ClusterSettings,
+    /// The launch hook's heartbeat timeout: how long an action lasts without a heartbeat.
+    pub hook_timeout_seconds: u64,
+    /// The lifecycle queue: "not yet" shortens a message's visibility to `retry_seconds`.
+    pub queue_url: String,
+    pub retry_seconds: u64,
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
+fn number(name: &'static str, default: u64, min: u64) -> Result<u64, ConfigError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                name,
+                value: v,
+                why: "must be a whole number, at least 1 (30 for a timeout)",
+            }),
+        },
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let prefix = required("SWARMHOOK_TOKEN_PREFIX")?;
+        if !prefix.starts_with('/') {
+            return Err(ConfigError::Invalid {
+                name: "SWARMHOOK_TOKEN_PREFIX",
+                value: prefix,
+                why: "a parameter path starts with /",
+            });
+        }
+        let prefix = prefix.trim_end_matches('/').to_owned();
+        Ok(Config {
+            cluster: required("SWARMHOOK_CLUSTER")?,
+            table: required("SWARMHOOK_TABLE")?,
+            manager_group: required("SWARMHOOK_MANAGER_GROUP")?,
+            worker_group: required("SWARMHOOK_WORKER_GROUP")?,
+            tokens: TokenParameters {
+                worker: format!("{prefix}/worker"),
+                manager: format!("{prefix}/manager"),
+            },
+            settings: ClusterSettings {
+                worker_join_parallelism: number("SWARMHOOK_WORKER_JOIN_PARALLELISM", 10, 1)?
+                    as usize,
+                ..ClusterSettings::default()
+            },
+            hook_timeout_seconds: number("SWARMHOOK_HOOK_TIMEOUT_SECONDS", 600, 30)?,
+            queue_url: required("SWARMHOOK_QUEUE_URL")?,
+            retry_seconds: number("SWARMHOOK_RETRY_SECONDS", 10, 1)?,
+        })
+    }
+}

@@ -1,0 +1,144 @@
+//! One SQS batch of lifecycle events: each record is handled on its own, and the ones
+//! that must come back are reported as batch item failures.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use swarmhook::events::{LifecycleActionEvent, LifecycleTransition};
+use swarmhook::execute::{handle_launch, LaunchOutcome, Ports};
+use swarmhook::plan::LifecycleResult;
+use swarmhook::ports::{ActionRef, ClusterStore, Fleet, NodeEngine};
+
+use crate::config::Config;
+
+pub struct Lifecycle<S, E, F> {
+    pub config: Config,
+    pub store: S,
+    pub engine: E,
+    pub fleet: F,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+/// An error with its causes, for the log (no cause carries a token: scripts redact theirs).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
+    pub async fn batch(&self, batch: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for message in batch.records {
+            let id = message.message_id.clone().unwrap_or_default();
+            let receipt = message.receipt_handle.clone();
+            if !self.message(message).await {
+                self.retry_soon(receipt.as_deref()).await;
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    /// A message that must come back comes back after `retry_seconds`, not after the
+    /// queue's visibility timeout (which must exceed the function's timeout).
+    async fn retry_soon(&self, receipt: Option<&str>) {
+        let Some(receipt) = receipt else { return };
+        let result = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(&self.config.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(self.config.retry_seconds as i32)
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not shorten the retry delay; the queue's visibility timeout applies");
+        }
+    }
+
+    /// True when the message is done with (handled, or nothing to do).
+    #[tracing::instrument(skip_all, fields(message_id = message.message_id.as_deref().unwrap_or("")))]
+    async fn message(&self, message: SqsMessage) -> bool {
+        let body = message.body.unwrap_or_default();
+        let event: LifecycleActionEvent = match serde_json::from_str(&body) {
+            Ok(e) => e,
+            Err(e) => {
+                // Not a lifecycle action: change nothing; it goes to the dead-letter queue.
+                tracing::error!(error = %e, "malformed lifecycle event");
+                return false;
+            }
+        };
+        let d = &event.detail;
+        let action = ActionRef {
+            group: d.auto_scaling_group_name.clone(),
+            hook: d.lifecycle_hook_name.clone(),
+            instance_id: d.ec2_instance_id.clone(),
+            token: d.lifecycle_action_token.clone(),
+        };
+        if d.lifecycle_transition != LifecycleTransition::Launching {
+            tracing::warn!(instance_id = %action.instance_id, "terminate actions are not handled by this version; the hook's default result applies");
+            return true;
+        }
+        if !d.enters_the_group() {
+            // A warm-pool launch: the instance does not join until it enters the group.
+            return match self
+                .fleet
+                .complete(&action, LifecycleResult::Continue)
+                .await
+            {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "completing a warm-pool launch");
+                    false
+                }
+            };
+        }
+        let elapsed = event
+            .time
+            .map(|t| (now() as i64 - t.timestamp()).max(0) as u64)
+            .unwrap_or(0);
+        let seconds_left = self.config.hook_timeout_seconds.saturating_sub(elapsed);
+        let ports = Ports {
+            store: &self.store,
+            engine: &self.engine,
+            fleet: &self.fleet,
+        };
+        let outcome = handle_launch(
+            &ports,
+            &self.config.settings,
+            &self.config.tokens,
+            &action,
+            seconds_left,
+            now,
+        )
+        .await;
+        match outcome {
+            Ok(LaunchOutcome::Completed { result, reason }) => {
+                tracing::info!(instance_id = %action.instance_id, ?result, %reason, "lifecycle action completed");
+                true
+            }
+            Ok(LaunchOutcome::Gone) => true,
+            Ok(LaunchOutcome::RetryLater { reason }) => {
+                tracing::info!(instance_id = %action.instance_id, %reason, "retrying later");
+                false
+            }
+            Err(e) => {
+                tracing::error!(instance_id = %action.instance_id, error = %chain(&e), retryable = e.is_retryable(), "handling the launch failed");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! One observation: the store, the subject's engine, and the swarm's managers (as one
+//! recorded manager reports them). Its cost does not grow with the cluster: it asks
+//! about the subject and the managers, never the whole fleet.
+
+use crate::cluster::{ClusterView, EngineState, Subject};
+use crate::engine;
+use crate::ports::{ClusterStore, InstanceFacts, NodeEngine, PortError};
+use crate::settings::ClusterSettings;
+
+use super::launch::ExecuteError;
+
+pub(super) async fn observe<S: ClusterStore, E: NodeEngine>(
+    store: &S,
+    engine_port: &E,
+    settings: &ClusterSettings,
+    instance_id: &str,
+    facts: &InstanceFacts,
+    now: u64,
+) -> Result<ClusterView, ExecuteError> {
+    let record = store.load().await?;
+    let probe = engine_port
+        .run(instance_id, &engine::probe_engine())
+        .await?;
+    let engine_state = match probe {
+        None => EngineState::Unreachable,
+        Some(out) => engine::parse_engine_state(out.exit_code, &out.stdout)?,
+    };
+    let mut managers = Vec::new();
+    let mut membership = None;
+    if record.swarm.is_some() {
+        // Ask the recorded managers in turn; the first that answers reports the swarm.
+        for manager in &record.managers {
+            let Some(out) = engine_port
+                .run(&manager.instance_id, &engine::list_managers())
+                .await?
+            else {
+                continue;
+            };
+            if out.exit_code != 0 {
+                continue;
+            }
+            managers = engine::parse_manager_list(&out.stdout)?;
+            if let EngineState::Active { node_id, .. } = &engine_state {
+                let script = engine::inspect_node(node_id)?;
+                if let Some(out) = engine_port.run(&manager.instance_id, &script).await? {
+                    membership =
+                        engine::parse_node_inspect(out.exit_code, &out.stdout, &out.stderr)?;
+                }
+            }
+            break;
+        }
+    }
+    Ok(ClusterView {
+        now,
+        settings: settings.clone(),
+        store: record,
+        subject: Subject {
+            instance_id: instance_id.to_owned(),
+            role: facts.role,
+            address: facts.address.clone(),
+            engine: engine_state,
+            membership,
+        },
+        managers,
+    })
+}
+
+impl From<PortError> for ExecuteError {
+    fn from(e: PortError) -> Self {
+        ExecuteError::Port(e)
+    }
+}

@@ -1,0 +1,100 @@
+//! The narrow capabilities the brain needs from a cloud, one trait each. Each cloud
+//! implements them in its own adapter crate; the executor is generic over them.
+
+use std::future::Future;
+
+use crate::cluster::{Role, StoreRecord};
+use crate::plan::LifecycleResult;
+
+/// A failure talking to the cloud, with what was being done and to what.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} on {target} failed{}", if *.retryable { " (retryable)" } else { "" })]
+pub struct PortError {
+    pub operation: &'static str,
+    pub target: String,
+    /// Throttling, timeouts, 5xx: the same event may succeed later.
+    pub retryable: bool,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Whether a conditional write won.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Written,
+    /// Someone else wrote first: observe again.
+    Conflict,
+}
+
+/// The cluster's record, written only if nobody wrote since it was read.
+pub trait ClusterStore: Send + Sync {
+    fn load(&self) -> impl Future<Output = Result<StoreRecord, PortError>> + Send;
+    /// Saves `record` (whose generation is `expected_generation + 1`) if the stored
+    /// generation is still `expected_generation`.
+    fn save(
+        &self,
+        record: &StoreRecord,
+        expected_generation: u64,
+    ) -> impl Future<Output = Result<WriteOutcome, PortError>> + Send;
+}
+
+/// What a script printed on a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptOutput {
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the brain's scripts on a node (SSM Run Command, VMSS Run Command).
+pub trait NodeEngine: Send + Sync {
+    /// None when the node cannot take commands yet (its agent is not online).
+    fn run(
+        &self,
+        instance_id: &str,
+        script: &str,
+    ) -> impl Future<Output = Result<Option<ScriptOutput>, PortError>> + Send;
+}
+
+/// What the cloud says of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceFacts {
+    /// From its group: None when it is in neither of the cluster's groups.
+    pub role: Option<Role>,
+    pub address: Option<String>,
+}
+
+/// The lifecycle action an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRef {
+    pub group: String,
+    pub hook: String,
+    pub instance_id: String,
+    pub token: String,
+}
+
+/// Whether the action was still waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionOutcome {
+    Done,
+    /// The action is no longer pending (completed already, timed out, instance gone).
+    NotPending,
+}
+
+/// The groups and their lifecycle actions.
+pub trait Fleet: Send + Sync {
+    /// None when the instance no longer exists.
+    fn describe(
+        &self,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<Option<InstanceFacts>, PortError>> + Send;
+    fn complete(
+        &self,
+        action: &ActionRef,
+        result: LifecycleResult,
+    ) -> impl Future<Output = Result<ActionOutcome, PortError>> + Send;
+    fn heartbeat(
+        &self,
+        action: &ActionRef,
+    ) -> impl Future<Output = Result<ActionOutcome, PortError>> + Send;
+}

@@ -1,0 +1,203 @@
+//! The product in the lab: the swarmhook template, its lifecycle function (the real
+//! binary, published to S3 as a zip), and groups of real nodes. The swarm forms by itself.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_autoscaling::types::LifecycleState;
+use serde_json::Value;
+use swarmhook_lab_tests::{unique_name, wait, Lab, LabError};
+
+const TEMPLATE: &str = "../../../infra/aws/swarmhook.yaml";
+
+struct Swarm {
+    stack_id: String,
+    managers: String,
+    workers: String,
+    stack: String,
+}
+
+async fn launch(
+    lab: &Lab,
+    subnet_a: &str,
+    subnet_b: &str,
+    managers: u32,
+    workers: u32,
+) -> anyhow::Result<Swarm> {
+    let stack = unique_name("swarm");
+    let bucket = unique_name("code");
+    lab.publish_function("swarmhook-lifecycle", &bucket, "lifecycle.zip")?;
+    let (m, w) = (managers.to_string(), workers.to_string());
+    let stack_id = lab
+        .create_stack(
+            &stack,
+            TEMPLATE,
+            &[
+                ("ManagerCount", &m),
+                ("WorkerCount", &w),
+                ("ImageId", "ami-12c6146b"),
+                ("VpcCidr", "10.200.0.0/16"),
+                ("SubnetACidr", subnet_a),
+                ("SubnetBCidr", subnet_b),
+                ("CodeBucket", &bucket),
+                ("LifecycleCodeKey", "lifecycle.zip"),
+            ],
+        )
+        .await?;
+    let status = lab.settled_status(&stack_id).await?;
+    anyhow::ensure!(status == "CREATE_COMPLETE", "stack {stack}: {status}");
+    let outputs = lab.stack_outputs(&stack_id).await?;
+    Ok(Swarm {
+        stack_id,
+        managers: outputs.get("ManagerGroupName").cloned().unwrap_or_default(),
+        workers: outputs.get("WorkerGroupName").cloned().unwrap_or_default(),
+        stack,
+    })
+}
+
+async fn group_states(lab: &Lab, group: &str) -> Result<Vec<(String, LifecycleState)>, LabError> {
+    let out = lab
+        .autoscaling()
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(group)
+        .send()
+        .await
+        .map_err(|e| LabError::aws("DescribeAutoScalingGroups", e))?;
+    Ok(out
+        .auto_scaling_groups()
+        .iter()
+        .flat_map(|g| g.instances())
+        .filter_map(|i| Some((i.instance_id()?.to_owned(), i.lifecycle_state()?.clone())))
+        .collect())
+}
+
+async fn all_in_service(lab: &Lab, swarm: &Swarm, want: usize) -> Result<Vec<String>, LabError> {
+    wait::until(
+        &format!("{want} instances InService"),
+        Duration::from_secs(300),
+        || async {
+            let mut all = group_states(lab, &swarm.managers).await?;
+            all.extend(group_states(lab, &swarm.workers).await?);
+            let ready: Vec<String> = all
+                .iter()
+                .filter(|(_, s)| *s == LifecycleState::InService)
+                .map(|(id, _)| id.clone())
+                .collect();
+            Ok((
+                (ready.len() == want).then(|| ready.clone()),
+                format!("{all:?}"),
+            ))
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn three_managers_and_three_workers_form_one_swarm_by_themselves() -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+    let swarm = launch(&lab, "10.200.41.0/24", "10.200.42.0/24", 3, 3).await?;
+    let instances = all_in_service(&lab, &swarm, 6).await?;
+
+    // One cluster, six Ready nodes, three of them managers, as every node sees it.
+    let managers: BTreeSet<String> = group_states(&lab, &swarm.managers)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut cluster_ids = BTreeSet::new();
+    for id in &instances {
+        let out = lab
+            .run_ok(id, "docker info --format '{{json .Swarm}}'")
+            .await?;
+        let info: Value = serde_json::from_str(out.trim())?;
+        assert_eq!(info["LocalNodeState"], "active", "{id}: {info}");
+        assert_eq!(
+            info["ControlAvailable"].as_bool(),
+            Some(managers.contains(id)),
+            "{id}"
+        );
+        if let Some(c) = info["Cluster"]["ID"].as_str() {
+            cluster_ids.insert(c.to_owned());
+        }
+    }
+    assert_eq!(cluster_ids.len(), 1, "{cluster_ids:?}");
+    let leader = managers.iter().next().cloned().unwrap_or_default();
+    let listing = lab
+        .run_ok(
+            &leader,
+            "docker node ls --format '{{.Status}} {{.ManagerStatus}}'",
+        )
+        .await?;
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 6, "{listing}");
+    assert!(lines.iter().all(|l| l.starts_with("Ready")), "{listing}");
+    assert_eq!(
+        lines.iter().filter(|l| l.ends_with("Leader")).count(),
+        1,
+        "{listing}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.ends_with("Reachable")).count(),
+        2,
+        "{listing}"
+    );
+
+    // Each launch action was completed once, with CONTINUE, by the function (by token).
+    let status = lab.status().await?;
+    let completed = status["lifecycle"]["completed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for id in &instances {
+        let mine: Vec<&Value> = completed
+            .iter()
+            .filter(|c| c["instance_id"] == id.as_str())
+            .collect();
+        assert_eq!(mine.len(), 1, "{id}: {mine:?}");
+        assert_eq!(mine[0]["result"], "CONTINUE");
+        assert_eq!(mine[0]["by"], "token");
+    }
+
+    // The tokens are in their parameters and nowhere else: not in a log, not in an output.
+    let prefix = format!("/swarmhook/{}/join-token", swarm.stack);
+    let mut tokens = Vec::new();
+    for role in ["worker", "manager"] {
+        let p = lab
+            .ssm()
+            .get_parameter()
+            .name(format!("{prefix}/{role}"))
+            .with_decryption(true)
+            .send()
+            .await?;
+        let value = p
+            .parameter()
+            .and_then(|p| p.value())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(value.starts_with("SWMTKN-1-"), "{role} token published");
+        tokens.push(value);
+    }
+    let outputs = lab.stack_outputs(&swarm.stack_id).await?;
+    let mut haystacks: Vec<(String, String)> = outputs
+        .into_iter()
+        .map(|(k, v)| (format!("output {k}"), v))
+        .collect();
+    let run_dir = std::path::Path::new(&lab.info.run_dir);
+    for entry in std::fs::read_dir(run_dir.join("functions"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "log" || e == "jsonl") {
+            haystacks.push((path.display().to_string(), std::fs::read_to_string(&path)?));
+        }
+    }
+    haystacks.push((
+        "lab.log".into(),
+        std::fs::read_to_string(run_dir.join("lab.log"))?,
+    ));
+    for (name, text) in &haystacks {
+        for t in &tokens {
+            assert!(!text.contains(t.as_str()), "a join token appears in {name}");
+        }
+    }
+    lab.delete_stack(&swarm.stack_id).await?;
+    Ok(())
+}
