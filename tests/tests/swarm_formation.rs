@@ -24,7 +24,26 @@ async fn launch(
     managers: u32,
     workers: u32,
 ) -> anyhow::Result<Swarm> {
-    let stack = unique_name("swarm");
+    launch_named(
+        lab,
+        &unique_name("swarm"),
+        subnet_a,
+        subnet_b,
+        managers,
+        workers,
+    )
+    .await
+}
+
+async fn launch_named(
+    lab: &Lab,
+    stack: &str,
+    subnet_a: &str,
+    subnet_b: &str,
+    managers: u32,
+    workers: u32,
+) -> anyhow::Result<Swarm> {
+    let stack = stack.to_owned();
     let bucket = unique_name("code");
     lab.publish_function("swarmhook-lifecycle", &bucket, "lifecycle.zip")?;
     let (m, w) = (managers.to_string(), workers.to_string());
@@ -198,6 +217,138 @@ async fn three_managers_and_three_workers_form_one_swarm_by_themselves() -> anyh
             assert!(!text.contains(t.as_str()), "a join token appears in {name}");
         }
     }
+    lab.delete_stack(&swarm.stack_id).await?;
+    Ok(())
+}
+
+/// The cluster ids the instances' engines report (managers know it; workers do not).
+async fn cluster_ids(lab: &Lab, instances: &[String]) -> anyhow::Result<BTreeSet<String>> {
+    let mut ids = BTreeSet::new();
+    for id in instances {
+        let out = lab
+            .run_ok(id, "docker info --format '{{json .Swarm}}'")
+            .await?;
+        let info: Value = serde_json::from_str(out.trim())?;
+        anyhow::ensure!(
+            info["LocalNodeState"] == "active",
+            "{id} is not in a swarm: {info}"
+        );
+        if let Some(c) = info["Cluster"]["ID"].as_str() {
+            ids.insert(c.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
+#[tokio::test]
+async fn five_managers_launched_at_once_make_one_cluster() -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+    let swarm = launch(&lab, "10.200.43.0/24", "10.200.44.0/24", 5, 0).await?;
+    let instances = all_in_service(&lab, &swarm, 5).await?;
+    assert_eq!(cluster_ids(&lab, &instances).await?.len(), 1);
+    let listing = lab
+        .run_ok(
+            &instances[0],
+            "docker node ls --format '{{.ManagerStatus}}'",
+        )
+        .await?;
+    let mut statuses: Vec<&str> = listing.lines().collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        ["Leader", "Reachable", "Reachable", "Reachable", "Reachable"],
+        "{listing}"
+    );
+    lab.delete_stack(&swarm.stack_id).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_event_delivered_twice_still_makes_one_swarm_and_completes_each_action_once(
+) -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+    let stack = unique_name("swarm");
+    // A second rule with the same pattern into the same queue: EventBridge delivers each
+    // lifecycle event once per matching rule, so the function gets every event twice.
+    let events = aws_sdk_eventbridge::Client::new(&lab.sdk);
+    let pattern = serde_json::json!({
+        "source": ["aws.autoscaling"],
+        "detail": {"AutoScalingGroupName": [format!("{stack}-managers"), format!("{stack}-workers")]}
+    });
+    let rule = unique_name("duplicate");
+    events
+        .put_rule()
+        .name(&rule)
+        .event_pattern(pattern.to_string())
+        .send()
+        .await?;
+    // The template names the queue after the stack, so the rule can point at it first.
+    let queue_arn = format!(
+        "arn:aws:sqs:{}:123456789012:{stack}-lifecycle",
+        lab.info.region
+    );
+    events
+        .put_targets()
+        .rule(&rule)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("again")
+                .arn(queue_arn)
+                .build()?,
+        )
+        .send()
+        .await?;
+    let swarm = launch_named(&lab, &stack, "10.200.45.0/24", "10.200.46.0/24", 1, 3).await?;
+    let instances = all_in_service(&lab, &swarm, 4).await?;
+    assert_eq!(cluster_ids(&lab, &instances).await?.len(), 1);
+    let listing = lab
+        .run_ok(&instances[0], "docker node ls --format '{{.Status}}'")
+        .await?;
+    assert_eq!(
+        listing.lines().filter(|l| *l == "Ready").count(),
+        4,
+        "{listing}"
+    );
+    // Give the duplicates time to arrive and be handled, then count completions.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let status = lab.status().await?;
+    let completed = status["lifecycle"]["completed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for id in &instances {
+        let n = completed
+            .iter()
+            .filter(|c| c["instance_id"] == id.as_str())
+            .count();
+        assert_eq!(n, 1, "{id} completed {n} times");
+    }
+    let duplicated = std::fs::read_dir(std::path::Path::new(&lab.info.run_dir).join("functions"))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&stack))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .ends_with(".invocations.jsonl")
+        })
+        .map(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .lines()
+                .count()
+        })
+        .sum::<usize>();
+    assert!(
+        duplicated >= 8,
+        "the function saw {duplicated} deliveries for 4 launches"
+    );
+    events
+        .remove_targets()
+        .rule(&rule)
+        .ids("again")
+        .send()
+        .await?;
+    events.delete_rule().name(&rule).send().await?;
     lab.delete_stack(&swarm.stack_id).await?;
     Ok(())
 }
