@@ -1,10 +1,9 @@
-"""`make demo`: launch a fleet in the lab and watch a real swarm form.
+"""`make demo`: launch swarmhook's own template in the lab and watch the swarm form.
 
-Until swarmhook's own functions land, the demo plays their part by hand, through the
-same APIs they will use: it reads each launch's lifecycle event from the queue, forms
-the swarm with SSM Run Command on the nodes, and completes the lifecycle action only
-once the node is in the swarm. Then it prints the lab's tables and writes
-target/lab/report.json. Exits non-zero if the swarm did not form as asked.
+The lifecycle function (the real binary, published to the lab's S3 as a zip) joins every
+instance by itself. The demo only watches: progress while the swarm forms, then a scale-out
+of the workers by 2, the lab's tables, and target/lab/report.json. It exits non-zero if the
+swarm did not form as asked.
 """
 
 from __future__ import annotations
@@ -17,98 +16,93 @@ from pathlib import Path
 
 from . import config, status
 from .cli_clients import client
+from .publish import publish
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "fleet.yaml"
+TEMPLATE = config.REPO_ROOT / "infra" / "aws" / "swarmhook.yaml"
+FUNCTION = config.functions_dir() / "swarmhook-lifecycle"
+STACK = "demo"
 
 
 def say(msg: str, started: float) -> None:
     print(f"[{time.monotonic() - started:6.1f}s] {msg}", flush=True)
 
 
-def run(ssm, instance_id: str, script: str, timeout: float = 120) -> str:
-    cid = ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
-                           Parameters={"commands": [script]})["Command"]["CommandId"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        inv = ssm.get_command_invocation(CommandId=cid, InstanceId=instance_id)
-        if inv["Status"] not in ("Pending", "InProgress", "Delayed"):
-            if inv["Status"] != "Success":
-                raise RuntimeError(f"{instance_id}: {inv['Status']} ({inv['ResponseCode']}): {inv['StandardErrorContent'].strip()}")
-            return inv["StandardOutputContent"]
-        time.sleep(0.2)
-    raise RuntimeError(f"{instance_id}: command did not finish in {timeout}s")
+def in_service(asg, groups: list[str]) -> tuple[int, int]:
+    """(instances InService, instances in the groups)."""
+    out = asg.describe_auto_scaling_groups(AutoScalingGroupNames=groups)["AutoScalingGroups"]
+    states = [i["LifecycleState"] for g in out for i in g["Instances"]]
+    return sum(1 for s in states if s == "InService"), len(states)
 
 
-def wait_online(ssm, instance_id: str, timeout: float = 120) -> None:
+def wait_for(asg, groups: list[str], want: int, started: float, timeout: float = 300) -> bool:
     deadline = time.monotonic() + timeout
+    last = None
     while time.monotonic() < deadline:
-        info = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [instance_id]}])
-        if any(i["PingStatus"] == "Online" for i in info["InstanceInformationList"]):
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{instance_id} did not come online in {timeout}s")
+        ready, total = in_service(asg, groups)
+        if (ready, total) != last:
+            say(f"{ready}/{want} instances in service ({total} launched)", started)
+            last = (ready, total)
+        if ready == want and total == want:
+            return True
+        time.sleep(1)
+    return False
 
 
 def main() -> int:
-    size = int(os.environ.get("NODES", "4"))
-    managers = min(int(os.environ.get("MANAGERS", "3")), size)
+    managers = int(os.environ.get("MANAGERS", "3"))
+    workers = int(os.environ.get("WORKERS", "3"))
     started = time.monotonic()
-    cfn, asg, sqs, ssm, ec2 = (client(s) for s in ("cloudformation", "autoscaling", "sqs", "ssm", "ec2"))
-    say(f"launching a fleet of {size} instances ({managers} to be managers) from {TEMPLATE.name}", started)
+    cfn, asg = client("cloudformation"), client("autoscaling")
+    size = publish(Path(FUNCTION), "swarmhook-demo-code", "lifecycle.zip")
+    say(f"published the lifecycle function to the lab's S3 ({size / 1e6:.1f} MB zip)", started)
+    params = {
+        "ManagerCount": str(managers),
+        "WorkerCount": str(workers),
+        "ImageId": "ami-12c6146b",
+        "VpcCidr": "10.200.0.0/16",
+        "SubnetACidr": "10.200.1.0/24",
+        "SubnetBCidr": "10.200.2.0/24",
+        "CodeBucket": "swarmhook-demo-code",
+        "LifecycleCodeKey": "lifecycle.zip",
+    }
     stack_id = cfn.create_stack(
-        StackName="demo", TemplateBody=TEMPLATE.read_text(),
-        Parameters=[{"ParameterKey": "SubnetCidr", "ParameterValue": "10.200.1.0/24"},
-                    {"ParameterKey": "GroupSize", "ParameterValue": str(size)}],
+        StackName=STACK, TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
     )["StackId"]
     stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-    say(f"stack demo: {stack['StackStatus']}", started)
+    say(f"stack {STACK}: {stack['StackStatus']} — {managers} managers, {workers} workers launching", started)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    group, queue = outputs["GroupName"], outputs["EventQueueUrl"]
+    groups = [outputs["ManagerGroupName"], outputs["WorkerGroupName"]]
 
-    events: list[dict] = []
-    deadline = time.monotonic() + 60
-    while len(events) < size and time.monotonic() < deadline:
-        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-            events.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
-    say(f"{len(events)} instances held in Pending:Wait, one lifecycle event each", started)
-
-    ips = {i["InstanceId"]: i["PrivateIpAddress"]
-           for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
-    leader_ip = None
-    joins: dict[str, float] = {}
-    for n, event in enumerate(events):
-        detail = event["detail"]
-        iid = detail["EC2InstanceId"]
-        wait_online(ssm, iid)
-        role = "manager" if n < managers else "worker"
-        t0 = time.monotonic()
-        if leader_ip is None:
-            leader_ip = ips[iid]
-            run(ssm, iid, f"docker swarm init --advertise-addr {leader_ip} >/dev/null")
-            leader = iid
-            say(f"{iid} ({ips[iid]}): swarm initialised", started)
-        else:
-            # The demo fetches the token per join and never prints it.
-            token = run(ssm, leader, f"docker swarm join-token -q {role}").strip()
-            run(ssm, iid, f"docker swarm join --token {token} {leader_ip}:2377 >/dev/null")
-            say(f"{iid} ({ips[iid]}): joined as {role}", started)
-        joins[iid] = time.monotonic() - t0
-        asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName=detail["LifecycleHookName"],
-                                      LifecycleActionToken=detail["LifecycleActionToken"], LifecycleActionResult="CONTINUE")
+    formed = wait_for(asg, groups, managers + workers, started)
+    t_formed = time.monotonic() - started
+    say(f"swarm {'formed' if formed else 'NOT formed'}", started)
+    scaled = False
+    if formed:
+        say(f"scaling the workers out by 2 (to {workers + 2})", started)
+        asg.set_desired_capacity(AutoScalingGroupName=groups[1], DesiredCapacity=workers + 2)
+        scaled = wait_for(asg, groups, managers + workers + 2, started)
 
     report = status.gather()
     print()
     print(status.render(report))
+    want = managers + workers + 2
     ready = [n for n in report["swarm"]["nodes"] if n.get("Status") == "Ready"]
-    in_service = [i for i in report["instances"] if i["lifecycle_state"] == "InService"]
-    ok = len(report["cluster_ids"]) == 1 and len(ready) == size and len(in_service) == size
-    report["demo"] = {"asked": {"nodes": size, "managers": managers}, "join_seconds": joins, "formed": ok}
+    ok = formed and scaled and len(report["cluster_ids"]) == 1 and len(ready) == want
+    report["demo"] = {
+        "asked": {"managers": managers, "workers": workers, "scale_out": 2},
+        "formed": formed,
+        "scaled_out": scaled,
+        "seconds_to_form": round(t_formed, 1),
+        "ready_nodes": len(ready),
+    }
     out = config.REPO_ROOT / "target" / "lab" / "report.json"
     out.write_text(json.dumps(report, indent=2, default=str))
-    slowest = max(joins.values()) if joins else 0
-    say(f"swarm {'formed' if ok else 'NOT formed'}: {len(ready)}/{size} nodes Ready in one cluster; "
-        f"slowest join {slowest:.2f}s; report {out}", started)
+    say(
+        f"{'OK' if ok else 'FAILED'}: {len(ready)}/{want} nodes Ready in {len(report['cluster_ids'])} cluster(s); "
+        f"the first {managers + workers} formed in {t_formed:.1f}s; report {out}",
+        started,
+    )
     return 0 if ok else 1
 
 

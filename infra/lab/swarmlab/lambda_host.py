@@ -29,7 +29,7 @@ from . import config, processes
 
 log = logging.getLogger("swarmlab.lambda")
 
-DEFAULT_CONCURRENCY = int(os.environ.get("SWARMLAB_LAMBDA_CONCURRENCY", "4"))
+DEFAULT_CONCURRENCY = int(os.environ.get("SWARMLAB_LAMBDA_CONCURRENCY", "5"))
 API = "/2018-06-01/runtime"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -19,6 +20,8 @@ from .lablock import LAB_LOCK, released
 from .lambda_host import FunctionNotRunnable, LambdaHost
 
 log = logging.getLogger("swarmlab.lambda")
+
+POLLERS_PER_SOURCE = int(os.environ.get("SWARMLAB_SQS_POLLERS", "5"))
 
 
 def _record(message: Any, queue_arn: str, region: str) -> dict[str, Any]:
@@ -120,12 +123,16 @@ class EventSources:
                 for esm in backend._event_source_mappings.values()
                 if ":sqs:" in esm.event_source_arn
             }
+        # Lambda reads an SQS source with several pollers at once (five to start with),
+        # each delivering its own batches: that is what makes invocations concurrent.
         for esm_uuid, (account, region) in wanted.items():
-            poller = self.pollers.get(esm_uuid)
-            if poller is None or not poller.running:
-                self.pollers[esm_uuid] = SqsPoller(self.host, account, region, esm_uuid)
-        for esm_uuid in [u for u in self.pollers if u not in wanted]:
-            self.pollers.pop(esm_uuid).running = False
+            for i in range(POLLERS_PER_SOURCE):
+                key = f"{esm_uuid}/{i}"
+                poller = self.pollers.get(key)
+                if poller is None or not poller.running:
+                    self.pollers[key] = SqsPoller(self.host, account, region, esm_uuid)
+        for key in [k for k in self.pollers if k.split("/")[0] not in wanted]:
+            self.pollers.pop(key).running = False
 
     def stop(self) -> None:
         for poller in self.pollers.values():
