@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use swarmhook_lab_tests::{unique_name, Lab};
+use swarmhook_lab_tests::{unique_name, wait, Lab};
 
 #[tokio::test]
 async fn batches_are_delivered_and_only_reported_failures_come_back() -> anyhow::Result<()> {
@@ -110,16 +110,24 @@ async fn an_invocation_past_the_functions_timeout_is_killed_and_its_batch_retrie
     let journal = std::path::Path::new(&lab.info.run_dir)
         .join("functions")
         .join(format!("{function}.invocations.jsonl"));
-    let timeouts = std::fs::read_to_string(&journal)?
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["error_type"] == "Sandbox.Timedout")
-        .count();
-    assert!(
-        timeouts >= 2,
-        "expected two timed-out invocations in {}",
-        journal.display()
-    );
+    // The queue may move the message on a moment before the second kill is recorded.
+    wait::until(
+        "two timed-out invocations",
+        Duration::from_secs(30),
+        || async {
+            let timeouts = std::fs::read_to_string(&journal)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|v| v["error_type"] == "Sandbox.Timedout")
+                .count();
+            Ok((
+                (timeouts >= 2).then_some(()),
+                format!("{timeouts} in {}", journal.display()),
+            ))
+        },
+    )
+    .await?;
     lab.delete_stack(&stack).await?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 use crate::cluster::Role;
 
 /// Bumped whenever a script's behaviour or output changes.
-pub const SCRIPT_VERSION: u32 = 1;
+pub const SCRIPT_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScriptError {
@@ -84,11 +84,13 @@ pub fn join_swarm(
         + &format!(
             "token=$(aws ssm get-parameter --name '{param}' --with-decryption --query Parameter.Value --output text) || exit 3\n"
         )
+        + "err=$(mktemp)\n"
         + &format!("for m in {addrs}; do\n")
         + "  case \"$m\" in *:*) target=\"$m\" ;; *) target=\"$m:2377\" ;; esac\n"
-        + "  if docker swarm join --token \"$token\" \"$target\" >/dev/null 2>/tmp/swarmhook-join.err; then echo \"joined $target\"; exit 0; fi\n"
-        + "  sed 's/SWMTKN-[A-Za-z0-9-]*/<token>/g' /tmp/swarmhook-join.err >&2\n"
+        + "  if docker swarm join --token \"$token\" \"$target\" >/dev/null 2>\"$err\"; then echo \"joined $target\"; rm -f \"$err\"; exit 0; fi\n"
+        + "  sed 's/SWMTKN-[A-Za-z0-9-]*/<token>/g' \"$err\" >&2\n"
         + "done\n"
+        + "rm -f \"$err\"\n"
         + "exit 4\n")
 }
 

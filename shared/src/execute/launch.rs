@@ -42,7 +42,7 @@ pub enum LaunchOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum ExecuteError {
     #[error(transparent)]
-    Port(PortError),
+    Port(#[from] PortError),
     #[error("reading a node's output")]
     Parse(#[from] ParseError),
     #[error("building a node script")]

@@ -4,7 +4,7 @@
 
 use crate::cluster::{ClusterView, EngineState, Subject};
 use crate::engine;
-use crate::ports::{ClusterStore, InstanceFacts, NodeEngine, PortError};
+use crate::ports::{ClusterStore, InstanceFacts, NodeEngine};
 use crate::settings::ClusterSettings;
 
 use super::launch::ExecuteError;
@@ -63,10 +63,4 @@ pub(super) async fn observe<S: ClusterStore, E: NodeEngine>(
         },
         managers,
     })
-}
-
-impl From<PortError> for ExecuteError {
-    fn from(e: PortError) -> Self {
-        ExecuteError::Port(e)
-    }
 }
