@@ -87,26 +87,7 @@ impl Fleet {
 
     /// (instance id, lifecycle state) of every instance the group has.
     pub async fn instances(&self) -> Result<Vec<(String, LifecycleState)>, LabError> {
-        let out = self
-            .lab
-            .autoscaling()
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(&self.group)
-            .send()
-            .await
-            .map_err(|e| LabError::aws("DescribeAutoScalingGroups", e))?;
-        Ok(out
-            .auto_scaling_groups()
-            .first()
-            .map(|g| {
-                g.instances()
-                    .iter()
-                    .filter_map(|i| {
-                        Some((i.instance_id()?.to_owned(), i.lifecycle_state()?.clone()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        self.lab.group_instances(&self.group).await
     }
 
     pub async fn state_of(&self, instance_id: &str) -> Result<Option<LifecycleState>, LabError> {

@@ -86,6 +86,39 @@ impl Lab {
         aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
     }
 
+    /// (instance id, lifecycle state) of every instance in an Auto Scaling group.
+    pub async fn group_instances(
+        &self,
+        group: &str,
+    ) -> Result<Vec<(String, aws_sdk_autoscaling::types::LifecycleState)>, LabError> {
+        let out = self
+            .autoscaling()
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(group)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("DescribeAutoScalingGroups", e))?;
+        Ok(out
+            .auto_scaling_groups()
+            .iter()
+            .flat_map(|g| g.instances())
+            .filter_map(|i| Some((i.instance_id()?.to_owned(), i.lifecycle_state()?.clone())))
+            .collect())
+    }
+
+    /// A new queue named after `prefix`; returns its URL.
+    pub async fn create_queue(&self, prefix: &str) -> Result<String, LabError> {
+        self.sqs()
+            .create_queue()
+            .queue_name(unique_name(prefix))
+            .send()
+            .await
+            .map_err(|e| LabError::aws("CreateQueue", e))?
+            .queue_url()
+            .map(str::to_owned)
+            .ok_or_else(|| LabError::Unexpected("CreateQueue returned no URL".into()))
+    }
+
     /// The lab's own view: nodes, pending lifecycle actions, functions.
     pub async fn status(&self) -> Result<Value, LabError> {
         self.http

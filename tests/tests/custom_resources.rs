@@ -5,16 +5,7 @@ use serde_json::Value;
 use swarmhook_lab_tests::{unique_name, Lab};
 
 async fn report_queue(lab: &Lab) -> anyhow::Result<String> {
-    let url = lab
-        .sqs()
-        .create_queue()
-        .queue_name(unique_name("probe-reports"))
-        .send()
-        .await?
-        .queue_url()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("CreateQueue returned no URL"))?;
-    Ok(url)
+    Ok(lab.create_queue("probe-reports").await?)
 }
 
 /// The next `n` requests the probe reported, in order.

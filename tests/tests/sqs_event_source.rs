@@ -8,18 +8,17 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use swarmhook_lab_tests::{unique_name, wait, Lab};
 
-#[tokio::test]
-async fn batches_are_delivered_and_only_reported_failures_come_back() -> anyhow::Result<()> {
-    let lab = Lab::connect().await?;
-    let sqs = lab.sqs();
-    let report = sqs
-        .create_queue()
-        .queue_name(unique_name("sqs-reports"))
-        .send()
-        .await?
-        .queue_url()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("no queue URL"))?;
+/// The `lab-sqs-source.yaml` stack and the queue its probe reports to.
+struct SqsSource {
+    stack: String,
+    report: String,
+    work: String,
+    dead: String,
+    function: String,
+}
+
+async fn sqs_source(lab: &Lab) -> anyhow::Result<SqsSource> {
+    let report = lab.create_queue("sqs-reports").await?;
     let stack = lab
         .create_stack(
             &unique_name("sqs-source"),
@@ -27,11 +26,33 @@ async fn batches_are_delivered_and_only_reported_failures_come_back() -> anyhow:
             &[("ReportQueueUrl", &report)],
         )
         .await?;
-    assert_eq!(lab.settled_status(&stack).await?, "CREATE_COMPLETE");
+    anyhow::ensure!(lab.settled_status(&stack).await? == "CREATE_COMPLETE");
     let out = lab.stack_outputs(&stack).await?;
-    let work = out.get("WorkQueueUrl").cloned().unwrap_or_default();
-    let dead = out.get("DeadLetterQueueUrl").cloned().unwrap_or_default();
-    let function = out.get("FunctionName").cloned().unwrap_or_default();
+    let output = |k: &str| {
+        out.get(k)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no output {k}"))
+    };
+    Ok(SqsSource {
+        work: output("WorkQueueUrl")?,
+        dead: output("DeadLetterQueueUrl")?,
+        function: output("FunctionName")?,
+        stack,
+        report,
+    })
+}
+
+#[tokio::test]
+async fn batches_are_delivered_and_only_reported_failures_come_back() -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+    let sqs = lab.sqs();
+    let SqsSource {
+        stack,
+        report,
+        work,
+        dead,
+        function,
+    } = sqs_source(&lab).await?;
 
     for item in ["ok-1", "fail-2", "ok-3"] {
         sqs.send_message()
@@ -78,26 +99,13 @@ async fn an_invocation_past_the_functions_timeout_is_killed_and_its_batch_retrie
 ) -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
     let sqs = lab.sqs();
-    let report = sqs
-        .create_queue()
-        .queue_name(unique_name("sqs-reports"))
-        .send()
-        .await?
-        .queue_url()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("no queue URL"))?;
-    let stack = lab
-        .create_stack(
-            &unique_name("sqs-timeout"),
-            "lab-sqs-source.yaml",
-            &[("ReportQueueUrl", &report)],
-        )
-        .await?;
-    assert_eq!(lab.settled_status(&stack).await?, "CREATE_COMPLETE");
-    let out = lab.stack_outputs(&stack).await?;
-    let work = out.get("WorkQueueUrl").cloned().unwrap_or_default();
-    let dead = out.get("DeadLetterQueueUrl").cloned().unwrap_or_default();
-    let function = out.get("FunctionName").cloned().unwrap_or_default();
+    let SqsSource {
+        stack,
+        work,
+        dead,
+        function,
+        ..
+    } = sqs_source(&lab).await?;
 
     sqs.send_message()
         .queue_url(&work)

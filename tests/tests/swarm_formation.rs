@@ -74,29 +74,13 @@ async fn launch_named(
     })
 }
 
-async fn group_states(lab: &Lab, group: &str) -> Result<Vec<(String, LifecycleState)>, LabError> {
-    let out = lab
-        .autoscaling()
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(group)
-        .send()
-        .await
-        .map_err(|e| LabError::aws("DescribeAutoScalingGroups", e))?;
-    Ok(out
-        .auto_scaling_groups()
-        .iter()
-        .flat_map(|g| g.instances())
-        .filter_map(|i| Some((i.instance_id()?.to_owned(), i.lifecycle_state()?.clone())))
-        .collect())
-}
-
 async fn all_in_service(lab: &Lab, swarm: &Swarm, want: usize) -> Result<Vec<String>, LabError> {
     wait::until(
         &format!("{want} instances InService"),
         Duration::from_secs(300),
         || async {
-            let mut all = group_states(lab, &swarm.managers).await?;
-            all.extend(group_states(lab, &swarm.workers).await?);
+            let mut all = lab.group_instances(&swarm.managers).await?;
+            all.extend(lab.group_instances(&swarm.workers).await?);
             let ready: Vec<String> = all
                 .iter()
                 .filter(|(_, s)| *s == LifecycleState::InService)
@@ -118,7 +102,8 @@ async fn three_managers_and_three_workers_form_one_swarm_by_themselves() -> anyh
     let instances = all_in_service(&lab, &swarm, 6).await?;
 
     // One cluster, six Ready nodes, three of them managers, as every node sees it.
-    let managers: BTreeSet<String> = group_states(&lab, &swarm.managers)
+    let managers: BTreeSet<String> = lab
+        .group_instances(&swarm.managers)
         .await?
         .into_iter()
         .map(|(id, _)| id)
