@@ -103,15 +103,7 @@ impl Fleet for AutoScalingFleet {
             .lifecycle_action_result(result)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(ActionOutcome::Done),
-            Err(e) if code_of(&e) == Some("ValidationError") => Ok(ActionOutcome::NotPending),
-            Err(e) => Err(port_error(
-                "CompleteLifecycleAction",
-                &action.instance_id,
-                e,
-            )),
-        }
+        action_outcome(sent, "CompleteLifecycleAction", &action.instance_id)
     }
 
     async fn heartbeat(&self, action: &ActionRef) -> Result<ActionOutcome, PortError> {
@@ -123,14 +115,24 @@ impl Fleet for AutoScalingFleet {
             .lifecycle_action_token(&action.token)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(ActionOutcome::Done),
-            Err(e) if code_of(&e) == Some("ValidationError") => Ok(ActionOutcome::NotPending),
-            Err(e) => Err(port_error(
-                "RecordLifecycleActionHeartbeat",
-                &action.instance_id,
-                e,
-            )),
-        }
+        action_outcome(sent, "RecordLifecycleActionHeartbeat", &action.instance_id)
+    }
+}
+
+/// Done, or NotPending when Auto Scaling answers ValidationError (no such action waits:
+/// completed already, timed out, or the instance is gone).
+fn action_outcome<T, E, R>(
+    sent: Result<T, aws_sdk_autoscaling::error::SdkError<E, R>>,
+    operation: &'static str,
+    instance_id: &str,
+) -> Result<ActionOutcome, PortError>
+where
+    E: aws_sdk_autoscaling::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match sent {
+        Ok(_) => Ok(ActionOutcome::Done),
+        Err(e) if code_of(&e) == Some("ValidationError") => Ok(ActionOutcome::NotPending),
+        Err(e) => Err(port_error(operation, instance_id, e)),
     }
 }

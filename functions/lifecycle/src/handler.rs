@@ -130,7 +130,10 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
                 tracing::info!(instance_id = %action.instance_id, ?result, %reason, "lifecycle action completed");
                 true
             }
-            Ok(LaunchOutcome::Gone) => true,
+            Ok(LaunchOutcome::Gone) => {
+                tracing::info!(instance_id = %action.instance_id, "the action is no longer pending: nothing to do");
+                true
+            }
             Ok(LaunchOutcome::RetryLater { reason }) => {
                 tracing::info!(instance_id = %action.instance_id, %reason, "retrying later");
                 false

@@ -45,7 +45,6 @@ class LifecycleAction:
     started: float = field(default_factory=time.monotonic)
     deadline: float = 0.0
     global_deadline: float = 0.0
-    result: str | None = None
 
     def __post_init__(self) -> None:
         self.deadline = self.started + self.heartbeat_timeout

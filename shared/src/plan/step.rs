@@ -72,9 +72,3 @@ pub enum Step {
     /// timeout would run out before then.
     RetryLater { reason: String, heartbeat: bool },
 }
-
-impl Step {
-    pub fn is_terminal(&self) -> bool {
-        matches!(self, Step::Complete { .. } | Step::RetryLater { .. })
-    }
-}
