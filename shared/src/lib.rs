@@ -10,4 +10,5 @@ pub mod events;
 pub mod execute;
 pub mod plan;
 pub mod ports;
+pub mod resource;
 pub mod settings;

@@ -36,6 +36,15 @@ pub trait ClusterStore: Send + Sync {
         record: &StoreRecord,
         expected_generation: u64,
     ) -> impl Future<Output = Result<WriteOutcome, PortError>> + Send;
+    /// Removes the record (the cluster is being deleted); removing none is not an error.
+    fn remove(&self) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Where the join tokens are kept. Nodes write and read them with their own identity;
+/// the functions only ever remove them, when the cluster is deleted.
+pub trait TokenVault: Send + Sync {
+    /// Removes the named secrets; names that do not exist are not an error.
+    fn remove(&self, names: &[String]) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// What a script printed on a node.
@@ -97,4 +106,12 @@ pub trait Fleet: Send + Sync {
         &self,
         action: &ActionRef,
     ) -> impl Future<Output = Result<ActionOutcome, PortError>> + Send;
+    /// Tells the stack that this instance of `role`'s group is in the swarm and serving
+    /// (a resource signal for the group's creation policy). A group that is not waiting
+    /// for signals is not an error.
+    fn signal_ready(
+        &self,
+        instance_id: &str,
+        role: Role,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }

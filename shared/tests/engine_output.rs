@@ -3,8 +3,9 @@
 
 use swarmhook::cluster::{EngineState, ManagerStatus, NodeStatus, Role};
 use swarmhook::engine::{
-    init_swarm, inspect_node, join_swarm, list_managers, parse_engine_state, parse_manager_list,
-    parse_node_inspect, probe_engine, publish_tokens, ScriptError,
+    init_swarm, inspect_node, join_swarm, list_managers, parse_engine_state, parse_join_millis,
+    parse_manager_list, parse_node_inspect, probe_engine, publish_tokens, rotate_tokens,
+    ScriptError,
 };
 
 fn fixture(name: &str) -> String {
@@ -106,6 +107,7 @@ fn scripts_refuse_what_could_break_out_of_them() {
             "{bad}"
         );
         assert!(publish_tokens(bad, "/ok").is_err(), "{bad}");
+        assert!(rotate_tokens("/ok", bad).is_err(), "{bad}");
     }
     assert_eq!(
         join_swarm(Role::Worker, "/p", &[]),
@@ -131,6 +133,11 @@ fn no_script_carries_a_token() {
             "/swarmhook/c/join-token/manager",
         )
         .expect("safe"),
+        rotate_tokens(
+            "/swarmhook/c/join-token/worker",
+            "/swarmhook/c/join-token/manager",
+        )
+        .expect("safe"),
     ];
     for s in &scripts {
         assert!(!s.contains("SWMTKN-1-"), "a token in {s}");
@@ -141,4 +148,29 @@ fn no_script_carries_a_token() {
         "aws ssm get-parameter --name '/swarmhook/c/join-token/manager' --with-decryption"
     ));
     assert!(scripts[4].contains("s/SWMTKN-[A-Za-z0-9-]*/<token>/g"));
+}
+
+#[test]
+fn rotation_replaces_both_tokens_before_publishing_them() {
+    let script = rotate_tokens("/p/worker", "/p/manager").expect("safe");
+    let rotate_worker = script.find("--rotate -q worker").expect("rotates worker");
+    let rotate_manager = script.find("--rotate -q manager").expect("rotates manager");
+    let publish = script.find("put-parameter").expect("publishes");
+    assert!(
+        rotate_worker < publish && rotate_manager < publish,
+        "{script}"
+    );
+    assert_eq!(script.matches("set -u").count(), 1, "one header: {script}");
+}
+
+#[test]
+fn the_join_reports_how_long_the_engine_took() {
+    assert_eq!(
+        parse_join_millis("joined 10.0.1.4:2377 in 812 ms\n"),
+        Some(812)
+    );
+    assert_eq!(parse_join_millis("active\n"), None);
+    assert_eq!(parse_join_millis("joined 10.0.1.4:2377 in soon ms"), None);
+    let script = join_swarm(Role::Worker, "/p", &["10.0.1.4".into()]).expect("safe");
+    assert!(script.contains("in $(( ($(date +%s%N) - started) / 1000000 )) ms"));
 }

@@ -11,6 +11,15 @@ pub struct AutoScalingFleet {
     ec2: aws_sdk_ec2::Client,
     manager_group: String,
     worker_group: String,
+    signals: Option<StackSignals>,
+}
+
+/// Where the groups' resource signals go: the stack, and each group's logical id in it.
+pub struct StackSignals {
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub stack: String,
+    pub manager_resource: String,
+    pub worker_resource: String,
 }
 
 impl AutoScalingFleet {
@@ -25,7 +34,15 @@ impl AutoScalingFleet {
             ec2,
             manager_group: manager_group.into(),
             worker_group: worker_group.into(),
+            signals: None,
         }
+    }
+
+    /// Signals each instance's group in `signals.stack` once the instance serves (none
+    /// sent when None).
+    pub fn with_stack_signals(mut self, signals: Option<StackSignals>) -> Self {
+        self.signals = signals;
+        self
     }
 
     fn role_of(&self, group: &str) -> Option<Role> {
@@ -116,6 +133,35 @@ impl Fleet for AutoScalingFleet {
             .send()
             .await;
         action_outcome(sent, "RecordLifecycleActionHeartbeat", &action.instance_id)
+    }
+
+    async fn signal_ready(&self, instance_id: &str, role: Role) -> Result<(), PortError> {
+        let Some(signals) = &self.signals else {
+            return Ok(());
+        };
+        let resource = match role {
+            Role::Manager => &signals.manager_resource,
+            Role::Worker => &signals.worker_resource,
+        };
+        let sent = signals
+            .cloudformation
+            .signal_resource()
+            .stack_name(&signals.stack)
+            .logical_resource_id(resource)
+            .unique_id(instance_id)
+            .status(aws_sdk_cloudformation::types::ResourceSignalStatus::Success)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => {
+                tracing::info!(instance_id, resource = %resource, "signalled the stack");
+                Ok(())
+            }
+            // The group is not waiting for signals (created already, or being updated
+            // without them): nothing to tell.
+            Err(e) if code_of(&e) == Some("ValidationError") => Ok(()),
+            Err(e) => Err(port_error("SignalResource", instance_id, e)),
+        }
     }
 }
 

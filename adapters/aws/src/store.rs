@@ -94,4 +94,20 @@ impl ClusterStore for DynamoStore {
             Err(e) => Err(port_error("PutItem", &self.table, e)),
         }
     }
+
+    async fn remove(&self) -> Result<(), PortError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("cluster", AttributeValue::S(self.cluster.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The table went first (or never was): there is no record to remove.
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(()),
+            Err(e) => Err(port_error("DeleteItem", &self.table, e)),
+        }
+    }
 }

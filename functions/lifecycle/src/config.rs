@@ -22,6 +22,9 @@ pub struct Config {
     pub manager_group: String,
     pub worker_group: String,
     pub tokens: TokenParameters,
+    /// The stack whose groups wait for a signal per instance (their creation policy);
+    /// None when nothing waits (no signals are sent).
+    pub stack: Option<String>,
     pub settings: ClusterSettings,
     /// The launch hook's heartbeat timeout: how long an action lasts without a heartbeat.
     pub hook_timeout_seconds: u64,
@@ -54,23 +57,20 @@ fn number(name: &'static str, default: u64, min: u64) -> Result<u64, ConfigError
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let prefix = required("SWARMHOOK_TOKEN_PREFIX")?;
-        if !prefix.starts_with('/') {
-            return Err(ConfigError::Invalid {
-                name: "SWARMHOOK_TOKEN_PREFIX",
-                value: prefix,
-                why: "a parameter path starts with /",
-            });
-        }
-        let prefix = prefix.trim_end_matches('/').to_owned();
+        let tokens = TokenParameters::under(&prefix).ok_or(ConfigError::Invalid {
+            name: "SWARMHOOK_TOKEN_PREFIX",
+            value: prefix,
+            why: "a parameter path starts with /",
+        })?;
         Ok(Config {
             cluster: required("SWARMHOOK_CLUSTER")?,
             table: required("SWARMHOOK_TABLE")?,
             manager_group: required("SWARMHOOK_MANAGER_GROUP")?,
             worker_group: required("SWARMHOOK_WORKER_GROUP")?,
-            tokens: TokenParameters {
-                worker: format!("{prefix}/worker"),
-                manager: format!("{prefix}/manager"),
-            },
+            tokens,
+            stack: std::env::var("SWARMHOOK_STACK")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
             settings: ClusterSettings {
                 worker_join_parallelism: number("SWARMHOOK_WORKER_JOIN_PARALLELISM", 10, 1)?
                     as usize,

@@ -5,11 +5,15 @@ mod config;
 mod handler;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use swarmhook_aws::{AutoScalingFleet, DynamoStore, SsmEngine};
+use swarmhook_aws::{AutoScalingFleet, DynamoStore, SsmEngine, StackSignals};
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use config::Config;
 use handler::Lifecycle;
+
+/// The groups' logical ids in the template (infra/aws/swarmhook.yaml).
+const MANAGER_GROUP_RESOURCE: &str = "ManagerGroup";
+const WORKER_GROUP_RESOURCE: &str = "WorkerGroup";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -28,7 +32,13 @@ async fn main() -> Result<(), Error> {
             aws_sdk_ec2::Client::new(&aws),
             &config.manager_group,
             &config.worker_group,
-        ),
+        )
+        .with_stack_signals(config.stack.as_ref().map(|stack| StackSignals {
+            cloudformation: aws_sdk_cloudformation::Client::new(&aws),
+            stack: stack.clone(),
+            manager_resource: MANAGER_GROUP_RESOURCE.into(),
+            worker_resource: WORKER_GROUP_RESOURCE.into(),
+        })),
         sqs: aws_sdk_sqs::Client::new(&aws),
         config,
     };

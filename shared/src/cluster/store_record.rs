@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Role;
+use crate::resource::SwarmSpec;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreRecord {
@@ -17,6 +18,9 @@ pub struct StoreRecord {
     pub managers: Vec<ManagerRecord>,
     /// Joins in progress, each with an expiry: the cap on concurrent membership changes.
     pub leases: Vec<JoinLease>,
+    /// What the template asked for, as the `Custom::Swarm` resource last recorded it.
+    #[serde(default)]
+    pub spec: Option<SwarmSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -207,3 +207,13 @@ pub fn parse_manager_list(stdout: &str) -> Result<Vec<SwarmMember>, ParseError> 
         })
         .collect()
 }
+
+/// How long the engine itself took to join, from `join_swarm`'s "joined <addr> in <n> ms"
+/// line; None when the node was already a member (or the line is missing).
+pub fn parse_join_millis(stdout: &str) -> Option<u64> {
+    stdout.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("joined ")?;
+        let (_, millis) = rest.split_once(" in ")?;
+        millis.strip_suffix(" ms")?.trim().parse().ok()
+    })
+}

@@ -5,7 +5,7 @@
 use crate::cluster::Role;
 
 /// Bumped whenever a script's behaviour or output changes.
-pub const SCRIPT_VERSION: u32 = 2;
+pub const SCRIPT_VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScriptError {
@@ -87,7 +87,10 @@ pub fn join_swarm(
         + "err=$(mktemp)\n"
         + &format!("for m in {addrs}; do\n")
         + "  case \"$m\" in *:*) target=\"$m\" ;; *) target=\"$m:2377\" ;; esac\n"
-        + "  if docker swarm join --token \"$token\" \"$target\" >/dev/null 2>\"$err\"; then echo \"joined $target\"; rm -f \"$err\"; exit 0; fi\n"
+        + "  started=$(date +%s%N)\n"
+        + "  if docker swarm join --token \"$token\" \"$target\" >/dev/null 2>\"$err\"; then\n"
+        + "    echo \"joined $target in $(( ($(date +%s%N) - started) / 1000000 )) ms\"; rm -f \"$err\"; exit 0\n"
+        + "  fi\n"
         + "  sed 's/SWMTKN-[A-Za-z0-9-]*/<token>/g' \"$err\" >&2\n"
         + "done\n"
         + "rm -f \"$err\"\n"
@@ -108,4 +111,21 @@ pub fn publish_tokens(
         )
     };
     Ok(header("publish-tokens") + &put("worker", w) + &put("manager", m) + "echo published\n")
+}
+
+/// On a manager: replaces both join tokens (the old ones stop working at once), then
+/// publishes the new ones as `publish_tokens` does.
+pub fn rotate_tokens(
+    worker_parameter: &str,
+    manager_parameter: &str,
+) -> Result<String, ScriptError> {
+    let publish = publish_tokens(worker_parameter, manager_parameter)?;
+    let body = publish
+        .split_once("set -u\n")
+        .map(|(_, b)| b)
+        .unwrap_or(&publish);
+    Ok(header("rotate-tokens")
+        + "docker swarm join-token --rotate -q worker >/dev/null || exit 6\n"
+        + "docker swarm join-token --rotate -q manager >/dev/null || exit 6\n"
+        + body)
 }

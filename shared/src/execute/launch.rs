@@ -18,6 +18,19 @@ pub struct TokenParameters {
 }
 
 impl TokenParameters {
+    /// The two parameters under a path (`<prefix>/worker`, `<prefix>/manager`); None
+    /// unless the path is absolute.
+    pub fn under(prefix: &str) -> Option<TokenParameters> {
+        let prefix = prefix.trim().trim_end_matches('/');
+        if !prefix.starts_with('/') {
+            return None;
+        }
+        Some(TokenParameters {
+            worker: format!("{prefix}/worker"),
+            manager: format!("{prefix}/manager"),
+        })
+    }
+
     pub fn for_role(&self, role: Role) -> &str {
         match role {
             Role::Worker => &self.worker,
@@ -47,6 +60,10 @@ pub enum ExecuteError {
     Parse(#[from] ParseError),
     #[error("building a node script")]
     Script(#[from] ScriptError),
+    #[error("could not {what}: {attempts} conditional writes in a row lost to other writers")]
+    Contended { what: &'static str, attempts: usize },
+    #[error("none of the {tried} recorded managers could {what}")]
+    NoManager { what: &'static str, tried: usize },
 }
 
 impl ExecuteError {
@@ -57,6 +74,9 @@ impl ExecuteError {
             // A node printing something unexpected may be mid-change; try again later.
             ExecuteError::Parse(_) => true,
             ExecuteError::Script(_) => false,
+            // Managers may be restarting; a later attempt may find one.
+            ExecuteError::NoManager { .. } => true,
+            ExecuteError::Contended { .. } => true,
         }
     }
 }
@@ -190,7 +210,15 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
                 managers,
             } => {
                 let script = engine::join_swarm(role, tokens.for_role(role), &managers)?;
-                run(engine_port, &instance_id, &script).await?;
+                if let Some(out) = engine_port.run(&instance_id, &script).await? {
+                    match engine::parse_join_millis(&out.stdout) {
+                        Some(raw_join_ms) => tracing::info!(raw_join_ms, "the engine joined"),
+                        None if out.exit_code != 0 => {
+                            tracing::warn!(exit_code = out.exit_code, stderr = %out.stderr.trim(), "the join failed")
+                        }
+                        None => {}
+                    }
+                }
             }
             Step::RecordManager {
                 instance_id,
@@ -211,7 +239,13 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
             }
             Step::Complete { result, reason } => {
                 tracing::info!(?result, %reason, "completing the lifecycle action");
-                return Ok(match fleet.complete(action, result).await? {
+                let outcome = fleet.complete(action, result).await?;
+                // Signalled after every CONTINUE, even one a lost earlier delivery made:
+                // the stack counts one signal per instance, however often it is sent.
+                if let (LifecycleResult::Continue, Some(role)) = (result, facts.role) {
+                    fleet.signal_ready(&action.instance_id, role).await?;
+                }
+                return Ok(match outcome {
                     ActionOutcome::Done => LaunchOutcome::Completed { result, reason },
                     ActionOutcome::NotPending => LaunchOutcome::Gone,
                 });
@@ -230,7 +264,7 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
     })
 }
 
-async fn save<S: ClusterStore>(
+pub(super) async fn save<S: ClusterStore>(
     store: &S,
     record: &crate::cluster::StoreRecord,
     expected: u64,

@@ -3,5 +3,7 @@
 
 mod launch;
 mod observe;
+mod resource;
 
 pub use launch::{handle_launch, ExecuteError, LaunchOutcome, Ports, TokenParameters};
+pub use resource::{record_spec, remove_cluster, rotate_tokens, Rotation};
