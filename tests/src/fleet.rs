@@ -192,19 +192,7 @@ impl Fleet {
 
     /// The instance's private IP.
     pub async fn private_ip(&self, instance_id: &str) -> Result<String, LabError> {
-        let out = self
-            .lab
-            .ec2()
-            .describe_instances()
-            .instance_ids(instance_id)
-            .send()
-            .await
-            .map_err(|e| LabError::aws("DescribeInstances", e))?;
-        out.reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .find_map(|i| i.private_ip_address().map(str::to_owned))
-            .ok_or_else(|| LabError::Unexpected(format!("{instance_id} has no private IP")))
+        self.lab.private_ip(instance_id).await
     }
 
     /// Deletes the fleet's stack (its group's instances and nodes go with it).

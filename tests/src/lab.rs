@@ -131,6 +131,35 @@ impl Lab {
             .map_err(LabError::Status)
     }
 
+    /// An instance's private address (its node's address in the lab).
+    pub async fn private_ip(&self, instance_id: &str) -> Result<String, LabError> {
+        let out = self
+            .ec2()
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("DescribeInstances", e))?;
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find_map(|i| i.private_ip_address().map(str::to_owned))
+            .ok_or_else(|| LabError::Unexpected(format!("{instance_id} has no private IP")))
+    }
+
+    /// Holds a group's launches (a lab knob; the group need not exist yet), or releases
+    /// them: the group then launches what it lacks.
+    pub async fn hold_launches(&self, group: &str, held: bool) -> Result<(), LabError> {
+        self.http
+            .post(format!("{}/_lab/hold-launches", self.info.endpoint))
+            .json(&serde_json::json!({"group": group, "held": held}))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(LabError::Status)?;
+        Ok(())
+    }
+
     /// The lab's record of the node playing `instance_id`, if it has one.
     pub async fn node(&self, instance_id: &str) -> Result<Option<Value>, LabError> {
         let status = self.status().await?;

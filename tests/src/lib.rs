@@ -2,9 +2,11 @@
 //! for the running lab, bounded waits, SSM Run Command, and stacks from the templates in
 //! `tests/fixtures/templates`.
 
+pub mod answer_catcher;
 pub mod error;
 pub mod fleet;
 pub mod lab;
+pub mod product;
 pub mod publish;
 pub mod queue;
 pub mod run_command;

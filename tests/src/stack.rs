@@ -84,25 +84,30 @@ impl Lab {
         Ok(())
     }
 
+    /// The stack's status now.
+    pub async fn stack_status(&self, stack_id: &str) -> Result<String, LabError> {
+        let out = self
+            .cloudformation()
+            .describe_stacks()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("DescribeStacks", e))?;
+        Ok(out
+            .stacks()
+            .first()
+            .and_then(|s| s.stack_status())
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default())
+    }
+
     /// Waits until the stack is no longer `*_IN_PROGRESS` and returns its status.
     pub async fn settled_status(&self, stack_id: &str) -> Result<String, LabError> {
-        let cfn = self.cloudformation();
         wait::until(
             &format!("stack {stack_id} to settle"),
-            Duration::from_secs(180),
+            Duration::from_secs(300),
             || async {
-                let out = cfn
-                    .describe_stacks()
-                    .stack_name(stack_id)
-                    .send()
-                    .await
-                    .map_err(|e| LabError::aws("DescribeStacks", e))?;
-                let status = out
-                    .stacks()
-                    .first()
-                    .and_then(|s| s.stack_status())
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default();
+                let status = self.stack_status(stack_id).await?;
                 let settled = !status.ends_with("IN_PROGRESS") && !status.is_empty();
                 Ok((settled.then(|| status.clone()), status))
             },

@@ -1,114 +1,37 @@
-//! The product in the lab: the swarmhook template, its lifecycle function (the real
-//! binary, published to S3 as a zip), and groups of real nodes. The swarm forms by itself.
+//! The product in the lab: the swarmhook template, its functions (the real binaries,
+//! published to S3 as zips), and groups of real nodes. The swarm forms by itself, and the
+//! stack is CREATE_COMPLETE only once it has.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_autoscaling::types::LifecycleState;
 use serde_json::Value;
-use swarmhook_lab_tests::{unique_name, wait, Lab, LabError};
-
-const TEMPLATE: &str = "../../../infra/aws/swarmhook.yaml";
-
-struct Swarm {
-    stack_id: String,
-    managers: String,
-    workers: String,
-    stack: String,
-}
-
-async fn launch(
-    lab: &Lab,
-    subnet_a: &str,
-    subnet_b: &str,
-    managers: u32,
-    workers: u32,
-) -> anyhow::Result<Swarm> {
-    launch_named(
-        lab,
-        &unique_name("swarm"),
-        subnet_a,
-        subnet_b,
-        managers,
-        workers,
-    )
-    .await
-}
-
-async fn launch_named(
-    lab: &Lab,
-    stack: &str,
-    subnet_a: &str,
-    subnet_b: &str,
-    managers: u32,
-    workers: u32,
-) -> anyhow::Result<Swarm> {
-    let stack = stack.to_owned();
-    let bucket = unique_name("code");
-    lab.publish_function("swarmhook-lifecycle", &bucket, "lifecycle.zip")?;
-    let (m, w) = (managers.to_string(), workers.to_string());
-    let stack_id = lab
-        .create_stack(
-            &stack,
-            TEMPLATE,
-            &[
-                ("ManagerCount", &m),
-                ("WorkerCount", &w),
-                ("ImageId", "ami-12c6146b"),
-                ("VpcCidr", "10.200.0.0/16"),
-                ("SubnetACidr", subnet_a),
-                ("SubnetBCidr", subnet_b),
-                ("CodeBucket", &bucket),
-                ("LifecycleCodeKey", "lifecycle.zip"),
-            ],
-        )
-        .await?;
-    let status = lab.settled_status(&stack_id).await?;
-    anyhow::ensure!(status == "CREATE_COMPLETE", "stack {stack}: {status}");
-    let outputs = lab.stack_outputs(&stack_id).await?;
-    Ok(Swarm {
-        stack_id,
-        managers: outputs.get("ManagerGroupName").cloned().unwrap_or_default(),
-        workers: outputs.get("WorkerGroupName").cloned().unwrap_or_default(),
-        stack,
-    })
-}
-
-async fn all_in_service(lab: &Lab, swarm: &Swarm, want: usize) -> Result<Vec<String>, LabError> {
-    wait::until(
-        &format!("{want} instances InService"),
-        Duration::from_secs(300),
-        || async {
-            let mut all = lab.group_instances(&swarm.managers).await?;
-            all.extend(lab.group_instances(&swarm.workers).await?);
-            let ready: Vec<String> = all
-                .iter()
-                .filter(|(_, s)| *s == LifecycleState::InService)
-                .map(|(id, _)| id.clone())
-                .collect();
-            Ok((
-                (ready.len() == want).then(|| ready.clone()),
-                format!("{all:?}"),
-            ))
-        },
-    )
-    .await
-}
+use swarmhook_lab_tests::product::{cluster_ids, completed_once_by_token, Product, ProductSpec};
+use swarmhook_lab_tests::{unique_name, wait, Lab};
 
 #[tokio::test]
-async fn three_managers_and_three_workers_form_one_swarm_by_themselves() -> anyhow::Result<()> {
+async fn three_managers_and_three_workers_form_one_swarm_before_create_complete(
+) -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
-    let swarm = launch(&lab, "10.200.41.0/24", "10.200.42.0/24", 3, 3).await?;
-    let instances = all_in_service(&lab, &swarm, 6).await?;
+    let spec = ProductSpec::new("10.200.41.0/24", "10.200.42.0/24", 3, 3);
+    let swarm = Product::launch(&lab, &spec).await?;
 
-    // One cluster, six Ready nodes, three of them managers, as every node sees it.
+    // At CREATE_COMPLETE, with no further wait: six instances InService, six Ready nodes.
+    let all = swarm.instances(&lab).await?;
+    assert_eq!(all.len(), 6, "{all:?}");
+    assert!(
+        all.iter().all(|(_, s)| *s == LifecycleState::InService),
+        "CREATE_COMPLETE before every instance was in service: {all:?}"
+    );
+    let instances: Vec<String> = all.into_iter().map(|(id, _)| id).collect();
     let managers: BTreeSet<String> = lab
         .group_instances(&swarm.managers)
         .await?
         .into_iter()
         .map(|(id, _)| id)
         .collect();
-    let mut cluster_ids = BTreeSet::new();
+    let mut ids = BTreeSet::new();
     for id in &instances {
         let out = lab
             .run_ok(id, "docker info --format '{{json .Swarm}}'")
@@ -121,10 +44,10 @@ async fn three_managers_and_three_workers_form_one_swarm_by_themselves() -> anyh
             "{id}"
         );
         if let Some(c) = info["Cluster"]["ID"].as_str() {
-            cluster_ids.insert(c.to_owned());
+            ids.insert(c.to_owned());
         }
     }
-    assert_eq!(cluster_ids.len(), 1, "{cluster_ids:?}");
+    assert_eq!(ids.len(), 1, "{ids:?}");
     let leader = managers.iter().next().cloned().unwrap_or_default();
     let listing = lab
         .run_ok(
@@ -146,33 +69,32 @@ async fn three_managers_and_three_workers_form_one_swarm_by_themselves() -> anyh
         "{listing}"
     );
 
-    // Each launch action was completed once, with CONTINUE, by the function (by token).
+    // Each group was signalled once per instance, by the lifecycle function.
+    let reasons = lab.stack_event_reasons(&swarm.stack_id).await?;
+    for id in &instances {
+        let signals = reasons
+            .iter()
+            .filter(|r| r.as_str() == format!("Received SUCCESS signal with UniqueId {id}"))
+            .count();
+        assert_eq!(signals, 1, "{id}: {reasons:?}");
+    }
+
+    // Each launch action was completed exactly once, with CONTINUE, by the function.
     completed_once_by_token(&lab, &instances).await?;
 
-    // The tokens are in their parameters and nowhere else: not in a log, not in an output.
-    let prefix = format!("/swarmhook/{}/join-token", swarm.stack);
-    let mut tokens = Vec::new();
-    for role in ["worker", "manager"] {
-        let p = lab
-            .ssm()
-            .get_parameter()
-            .name(format!("{prefix}/{role}"))
-            .with_decryption(true)
-            .send()
-            .await?;
-        let value = p
-            .parameter()
-            .and_then(|p| p.value())
-            .unwrap_or_default()
-            .to_owned();
-        assert!(value.starts_with("SWMTKN-1-"), "{role} token published");
-        tokens.push(value);
+    // The tokens are in their parameters and nowhere else: not in a log, a stack event,
+    // an output, or the text of any command sent to a node.
+    let tokens = swarm.tokens(&lab).await?;
+    for t in &tokens {
+        assert!(t.starts_with("SWMTKN-1-"), "token published");
     }
-    let outputs = lab.stack_outputs(&swarm.stack_id).await?;
-    let mut haystacks: Vec<(String, String)> = outputs
+    let mut haystacks: Vec<(String, String)> = lab
+        .stack_outputs(&swarm.stack_id)
+        .await?
         .into_iter()
         .map(|(k, v)| (format!("output {k}"), v))
         .collect();
+    haystacks.push(("stack events".into(), reasons.join("\n")));
     let run_dir = std::path::Path::new(&lab.info.run_dir);
     for entry in std::fs::read_dir(run_dir.join("functions"))? {
         let path = entry?.path();
@@ -184,64 +106,35 @@ async fn three_managers_and_three_workers_form_one_swarm_by_themselves() -> anyh
         "lab.log".into(),
         std::fs::read_to_string(run_dir.join("lab.log"))?,
     ));
+    let commands = lab.ssm().list_commands().send().await?;
+    let mut scripts = 0;
+    for c in commands.commands() {
+        if c.instance_ids().iter().any(|i| instances.contains(i)) {
+            scripts += 1;
+            let text = format!("{:?} {:?}", c.parameters(), c.comment());
+            haystacks.push((format!("command {}", c.command_id().unwrap_or("?")), text));
+        }
+    }
+    assert!(scripts >= 6, "the nodes' commands were checked ({scripts})");
     for (name, text) in &haystacks {
         for t in &tokens {
             assert!(!text.contains(t.as_str()), "a join token appears in {name}");
         }
     }
     lab.delete_stack(&swarm.stack_id).await?;
+    assert_eq!(
+        lab.settled_status(&swarm.stack_id).await?,
+        "DELETE_COMPLETE"
+    );
     Ok(())
-}
-
-/// Each instance's launch action was completed exactly once, with CONTINUE, by token.
-async fn completed_once_by_token(lab: &Lab, instances: &[String]) -> anyhow::Result<()> {
-    let status = lab.status().await?;
-    let completed = status["lifecycle"]["completed"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for id in instances {
-        let mine: Vec<&Value> = completed
-            .iter()
-            .filter(|c| c["instance_id"] == id.as_str())
-            .collect();
-        anyhow::ensure!(
-            mine.len() == 1,
-            "{id} completed {} times: {mine:?}",
-            mine.len()
-        );
-        anyhow::ensure!(
-            mine[0]["result"] == "CONTINUE" && mine[0]["by"] == "token",
-            "{id}: {mine:?}"
-        );
-    }
-    Ok(())
-}
-
-/// The cluster ids the instances' engines report (managers know it; workers do not).
-async fn cluster_ids(lab: &Lab, instances: &[String]) -> anyhow::Result<BTreeSet<String>> {
-    let mut ids = BTreeSet::new();
-    for id in instances {
-        let out = lab
-            .run_ok(id, "docker info --format '{{json .Swarm}}'")
-            .await?;
-        let info: Value = serde_json::from_str(out.trim())?;
-        anyhow::ensure!(
-            info["LocalNodeState"] == "active",
-            "{id} is not in a swarm: {info}"
-        );
-        if let Some(c) = info["Cluster"]["ID"].as_str() {
-            ids.insert(c.to_owned());
-        }
-    }
-    Ok(ids)
 }
 
 #[tokio::test]
 async fn five_managers_launched_at_once_make_one_cluster() -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
-    let swarm = launch(&lab, "10.200.43.0/24", "10.200.44.0/24", 5, 0).await?;
-    let instances = all_in_service(&lab, &swarm, 5).await?;
+    let spec = ProductSpec::new("10.200.43.0/24", "10.200.44.0/24", 5, 0);
+    let swarm = Product::launch(&lab, &spec).await?;
+    let instances = swarm.in_service(&lab, 5).await?;
     assert_eq!(cluster_ids(&lab, &instances).await?.len(), 1);
     let listing = lab
         .run_ok(
@@ -264,7 +157,8 @@ async fn five_managers_launched_at_once_make_one_cluster() -> anyhow::Result<()>
 async fn every_event_delivered_twice_still_makes_one_swarm_and_completes_each_action_once(
 ) -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
-    let stack = unique_name("swarm");
+    let spec = ProductSpec::new("10.200.45.0/24", "10.200.46.0/24", 1, 3);
+    let stack = spec.stack.clone();
     // A second rule with the same pattern into the same queue: EventBridge delivers each
     // lifecycle event once per matching rule, so the function gets every event twice.
     let events = aws_sdk_eventbridge::Client::new(&lab.sdk);
@@ -295,8 +189,8 @@ async fn every_event_delivered_twice_still_makes_one_swarm_and_completes_each_ac
         )
         .send()
         .await?;
-    let swarm = launch_named(&lab, &stack, "10.200.45.0/24", "10.200.46.0/24", 1, 3).await?;
-    let instances = all_in_service(&lab, &swarm, 4).await?;
+    let swarm = Product::launch(&lab, &spec).await?;
+    let instances = swarm.in_service(&lab, 4).await?;
     assert_eq!(cluster_ids(&lab, &instances).await?.len(), 1);
     let listing = lab
         .run_ok(&instances[0], "docker node ls --format '{{.Status}}'")
@@ -306,25 +200,24 @@ async fn every_event_delivered_twice_still_makes_one_swarm_and_completes_each_ac
         4,
         "{listing}"
     );
-    // Give the duplicates time to arrive and be handled, then count completions.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Each launch's second delivery finds its action already completed.
+    wait::until(
+        "every duplicate delivery handled",
+        Duration::from_secs(60),
+        || async {
+            let log = swarm.function_logs(&lab)?;
+            let unseen: Vec<&String> = instances
+                .iter()
+                .filter(|id| {
+                    !log.lines()
+                        .any(|l| l.contains("no longer pending") && l.contains(id.as_str()))
+                })
+                .collect();
+            Ok((unseen.is_empty().then_some(()), format!("{unseen:?}")))
+        },
+    )
+    .await?;
     completed_once_by_token(&lab, &instances).await?;
-    // Each launch's second delivery found its action already completed.
-    let log = std::fs::read_dir(std::path::Path::new(&lab.info.run_dir).join("functions"))?
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.starts_with(&stack) && name.ends_with(".log")
-        })
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-        .collect::<String>();
-    for id in &instances {
-        let late = log
-            .lines()
-            .filter(|l| l.contains("no longer pending") && l.contains(id.as_str()))
-            .count();
-        assert!(late >= 1, "no duplicate delivery of {id}'s event was seen");
-    }
     events
         .remove_targets()
         .rule(&rule)
@@ -332,6 +225,55 @@ async fn every_event_delivered_twice_still_makes_one_swarm_and_completes_each_ac
         .send()
         .await?;
     events.delete_rule().name(&rule).send().await?;
+    lab.delete_stack(&swarm.stack_id).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_worker_launched_before_any_manager_joins_once_the_swarm_exists() -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+    let spec = ProductSpec::new("10.200.47.0/24", "10.200.48.0/24", 1, 1);
+    let managers = format!("{}-managers", spec.stack);
+    // The manager group's launches wait: the worker comes first, with no manager anywhere.
+    lab.hold_launches(&managers, true).await?;
+    let swarm = Product::create(&lab, &spec).await?;
+    let worker = wait::until("the worker launched", Duration::from_secs(120), || async {
+        let w = lab.group_instances(&swarm.workers).await?;
+        Ok((w.first().map(|(id, _)| id.clone()), format!("{w:?}")))
+    })
+    .await?;
+    // The function keeps answering "not yet" for it while there is no swarm.
+    wait::until(
+        "the worker told to wait twice",
+        Duration::from_secs(120),
+        || async {
+            let log = swarm.function_logs(&lab)?;
+            let waits = log
+                .lines()
+                .filter(|l| l.contains("retrying later") && l.contains(worker.as_str()))
+                .count();
+            Ok(((waits >= 2).then_some(()), format!("{waits} retries")))
+        },
+    )
+    .await?;
+    assert!(
+        lab.group_instances(&swarm.managers).await?.is_empty(),
+        "no manager yet"
+    );
+    assert_eq!(
+        lab.group_instances(&swarm.workers).await?,
+        vec![(worker.clone(), LifecycleState::PendingWait)]
+    );
+    let status = lab.stack_status(&swarm.stack_id).await?;
+    assert_eq!(status, "CREATE_IN_PROGRESS");
+
+    lab.hold_launches(&managers, false).await?;
+    let status = lab.settled_status(&swarm.stack_id).await?;
+    assert_eq!(status, "CREATE_COMPLETE");
+    let instances = swarm.in_service(&lab, 2).await?;
+    assert!(instances.contains(&worker));
+    assert_eq!(cluster_ids(&lab, &instances).await?.len(), 1);
+    completed_once_by_token(&lab, &instances).await?;
     lab.delete_stack(&swarm.stack_id).await?;
     Ok(())
 }

@@ -12,14 +12,17 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from . import config, status
 from .cli_clients import client
 from .publish import publish
 
 TEMPLATE = config.REPO_ROOT / "infra" / "aws" / "swarmhook.yaml"
-FUNCTION = config.functions_dir() / "swarmhook-lifecycle"
+# (binary, key in the code bucket, the template parameter naming the key)
+FUNCTIONS = [
+    ("swarmhook-lifecycle", "lifecycle.zip", "LifecycleCodeKey"),
+    ("swarmhook-swarm-resource", "swarm.zip", "SwarmCodeKey"),
+]
 STACK = "demo"
 
 
@@ -34,16 +37,24 @@ def in_service(asg, groups: list[str]) -> tuple[int, int]:
     return sum(1 for s in states if s == "InService"), len(states)
 
 
-def wait_for(asg, groups: list[str], want: int, started: float, timeout: float = 300) -> bool:
+def stack_status(cfn, stack_id: str) -> str:
+    return cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+
+
+def wait_for(asg, cfn, stack_id: str, groups: list[str], want: int, started: float, timeout: float = 600) -> bool:
+    """Until `want` instances are InService and the stack has settled; progress as it goes."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         ready, total = in_service(asg, groups)
-        if (ready, total) != last:
-            say(f"{ready}/{want} instances in service ({total} launched)", started)
-            last = (ready, total)
-        if ready == want and total == want:
-            return True
+        status = stack_status(cfn, stack_id)
+        if (ready, total, status) != last:
+            say(f"{ready}/{want} instances in service ({total} launched); stack {status}", started)
+            last = (ready, total, status)
+        if ready == want and total == want and not status.endswith("IN_PROGRESS"):
+            return status in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+        if status.endswith(("FAILED", "ROLLBACK_COMPLETE")):
+            return False
         time.sleep(1)
     return False
 
@@ -53,8 +64,9 @@ def main() -> int:
     workers = int(os.environ.get("WORKERS", "3"))
     started = time.monotonic()
     cfn, asg = client("cloudformation"), client("autoscaling")
-    size = publish(Path(FUNCTION), "swarmhook-demo-code", "lifecycle.zip")
-    say(f"published the lifecycle function to the lab's S3 ({size / 1e6:.1f} MB zip)", started)
+    for binary, key, _ in FUNCTIONS:
+        size = publish(config.functions_dir() / binary, "swarmhook-demo-code", key)
+        say(f"published {binary} to the lab's S3 ({size / 1e6:.1f} MB zip)", started)
     params = {
         "ManagerCount": str(managers),
         "WorkerCount": str(workers),
@@ -63,25 +75,24 @@ def main() -> int:
         "SubnetACidr": "10.200.1.0/24",
         "SubnetBCidr": "10.200.2.0/24",
         "CodeBucket": "swarmhook-demo-code",
-        "LifecycleCodeKey": "lifecycle.zip",
+        **{param: key for _, key, param in FUNCTIONS},
     }
     stack_id = cfn.create_stack(
         StackName=STACK, TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
     )["StackId"]
-    stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-    say(f"stack {STACK}: {stack['StackStatus']} — {managers} managers, {workers} workers launching", started)
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    groups = [outputs["ManagerGroupName"], outputs["WorkerGroupName"]]
+    say(f"stack {STACK}: {stack_status(cfn, stack_id)} — {managers} managers, {workers} workers launching; "
+        "CREATE_COMPLETE comes once every one of them is Ready in the swarm", started)
+    groups = [f"{STACK}-managers", f"{STACK}-workers"]
 
-    formed = wait_for(asg, groups, managers + workers, started)
+    formed = wait_for(asg, cfn, stack_id, groups, managers + workers, started)
     t_formed = time.monotonic() - started
-    say(f"swarm {'formed' if formed else 'NOT formed'}", started)
+    say(f"swarm {'formed' if formed else 'NOT formed'}: stack {stack_status(cfn, stack_id)}", started)
     scaled = False
     if formed:
         say(f"scaling the workers out by 2 (to {workers + 2})", started)
         asg.set_desired_capacity(AutoScalingGroupName=groups[1], DesiredCapacity=workers + 2)
-        scaled = wait_for(asg, groups, managers + workers + 2, started)
+        scaled = wait_for(asg, cfn, stack_id, groups, managers + workers + 2, started)
 
     report = status.gather()
     print()

@@ -67,6 +67,12 @@ class LifecycleRegistry:
     def __init__(self) -> None:
         self.pending: dict[str, LifecycleAction] = {}
         self.completions: list[Completion] = []
+        # Finished actions by token, so a late second completion is counted against its
+        # instance (AWS answers it ValidationError, as here).
+        self.finished: dict[str, LifecycleAction] = {}
+        self.refused: list[dict[str, Any]] = []
+        # A lab knob: groups whose launches wait until released (to order launches).
+        self.held: set[str] = set()
 
     # --- observation -------------------------------------------------------------------
     def for_instance(self, instance_id: str) -> list[LifecycleAction]:
@@ -85,6 +91,8 @@ class LifecycleRegistry:
                 for a in self.pending.values()
             ],
             "completed": [c.__dict__ for c in self.completions],
+            "refused_completions": list(self.refused),
+            "held_groups": sorted(self.held),
         }
 
     # --- moto's group calls these --------------------------------------------------------
@@ -94,7 +102,9 @@ class LifecycleRegistry:
         target = group.desired_capacity or 0
         live = [s for s in group.instance_states if s.lifecycle_state in IN_CAPACITY]
         delta = target - len(live)
-        if delta > 0:
+        if delta > 0 and group.name in self.held:
+            log.info("launches in %s are held: %d waiting", group.name, delta)
+        elif delta > 0:
             self.launch(group, delta)
         elif delta < 0:
             # Newest first among unprotected instances that are not already leaving.
@@ -149,9 +159,20 @@ class LifecycleRegistry:
         _deregister(group, instance_id)
         self.top_up(group)
 
+    def hold(self, group_name: str, held: bool) -> None:
+        """Holds a group's launches (even before the group exists), or releases them."""
+        if held:
+            self.held.add(group_name)
+            return
+        self.held.discard(group_name)
+        for backend in _all_autoscaling_backends():
+            group = backend.autoscaling_groups.get(group_name)
+            if group is not None:
+                self.top_up(group)
+
     def top_up(self, group: FakeAutoScalingGroup) -> None:
         """Launch what the group lacks; never terminate (that is converge's job)."""
-        if group.name not in group.autoscaling_backend.autoscaling_groups:
+        if group.name not in group.autoscaling_backend.autoscaling_groups or group.name in self.held:
             return
         live = [s for s in group.instance_states if s.lifecycle_state in IN_CAPACITY]
         missing = (group.desired_capacity or 0) - len(live)
@@ -189,7 +210,15 @@ class LifecycleRegistry:
     def complete(self, group_name: str, hook_name: str, result: str, token: str | None, instance_id: str | None) -> None:
         if result not in RESULTS:
             raise ValidationError(f"Invalid LifecycleActionResult {result!r}: must be CONTINUE or ABANDON")
-        action = self.find(group_name, hook_name, token, instance_id)
+        try:
+            action = self.find(group_name, hook_name, token, instance_id)
+        except ValidationError:
+            done = self.finished.get(token or "")
+            self.refused.append({
+                "instance_id": done.instance_id if done else instance_id, "group": group_name,
+                "transition": done.transition if done else None, "result": result, "at": time.time(),
+            })
+            raise
         self._finish(action, result, "token" if token else "instance")
 
     def tick(self) -> None:
@@ -220,6 +249,7 @@ class LifecycleRegistry:
 
     def _finish(self, action: LifecycleAction, result: str, by: str) -> None:
         self.pending.pop(action.token, None)
+        self.finished[action.token] = action
         self.completions.append(
             Completion(
                 action.instance_id, action.group_name, action.hook_name, action.transition,
@@ -247,6 +277,10 @@ class LifecycleRegistry:
 
 
 REGISTRY = LifecycleRegistry()
+
+
+def _all_autoscaling_backends() -> list[Any]:
+    return [b for account in autoscaling_backends.values() for b in account.values()]
 _original_replace = FakeAutoScalingGroup.replace_autoscaling_group_instances
 
 

@@ -89,7 +89,7 @@ class StackOperations:
         stack = op.stack
         self.ops.pop(stack.stack_id, None)
         if op.kind == "CREATE":
-            stack.verify_readiness()
+            self.verify_created(stack)
         elif op.kind == "UPDATE":
             if op.failures:
                 # As AWS: every custom resource this update touched gets an Update back to
@@ -130,9 +130,20 @@ class StackOperations:
                 stack._add_stack_event(bad_status, resource_status_reason=str(exc))
                 stack.status = bad_status
 
+    @staticmethod
+    def verify_created(stack: Stack) -> None:
+        """CREATE_COMPLETE once every resource is; outputs then see the physical ids the
+        custom resources answered with (moto evaluates them before any answer)."""
+        stack.output_map = stack._create_output_map()
+        stack.verify_readiness()
+
     def _rollback(self, stack: Stack) -> None:
-        stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason="The following resource(s) failed to create: "
-                               + ", ".join(m.logical_id for m in stack.custom_resources.values() if getattr(m, "lab_attempted", False)))
+        self.rollback(stack, "The following resource(s) failed to create: "
+                      + ", ".join(m.logical_id for m in stack.custom_resources.values() if getattr(m, "lab_attempted", False)))
+
+    def rollback(self, stack: Stack, reason: str) -> None:
+        """A failed create: custom resources get Delete, then the stack's resources go."""
+        stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
         stack.status = "ROLLBACK_IN_PROGRESS"
         self._delete_customs(stack, "ROLLBACK")
 

@@ -1,10 +1,13 @@
-"""Every EC2 instance moto launches becomes a real Docker node; terminating it halts the node."""
+"""Every EC2 instance moto launches becomes a real Docker node; terminating it halts the node.
+And what moto's EC2 lacks for a stack to delete cleanly: route tables that go with it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from moto.ec2.models import ec2_backends
 from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.models.route_tables import RouteTable
 
 from .nodes import NodeManager
 
@@ -25,6 +28,11 @@ def install(nodes: NodeManager) -> None:
         result = _terminate(self, instance_ids)
         for instance, _previous in result:
             nodes.terminate(instance.id)
+            # As AWS: a terminated instance's primary interface goes with it (moto keeps it
+            # "in-use" unless DeleteOnTermination was given, and the VPC cannot be deleted).
+            for index, nic in list(instance.nics.items()):
+                if index == 0 and nic.id in self.enis:
+                    self.delete_network_interface(nic.id)
         return result
 
     def stop_instances(self: Any, instance_ids: list[str]) -> Any:
@@ -39,6 +47,14 @@ def install(nodes: NodeManager) -> None:
             nodes.start(instance.id)
         return result
 
+    def delete_route_table(self: RouteTable, account_id: str, region_name: str) -> None:
+        # moto deletes no AWS::EC2::RouteTable, and a VPC with one left cannot be deleted.
+        backend = ec2_backends[account_id][region_name]
+        for association_id in list(self.associations):
+            backend.disassociate_route_table(association_id)
+        backend.delete_route_table(self.id)
+
+    RouteTable.delete = delete_route_table  # type: ignore[attr-defined]
     InstanceBackend.run_instances = run_instances  # type: ignore[method-assign]
     InstanceBackend.terminate_instances = terminate_instances  # type: ignore[method-assign]
     InstanceBackend.stop_instances = stop_instances  # type: ignore[method-assign]

@@ -25,6 +25,7 @@ from .nodes import NodeManager
 log = logging.getLogger("swarmlab.ssm")
 
 STDOUT_CAP = 24000
+PLUGIN_OUTPUT_CAP = 2500
 STDERR_CAP = 8000
 RUN_SHELL_SCRIPT = "AWS-RunShellScript"
 
@@ -107,6 +108,22 @@ def _run(nodes: NodeManager, command: Any, invocation: dict[str, Any], region: s
     log.info("command %s on %s: %s (%d) in %.2fs", command.command_id, instance_id, status, code, elapsed)
 
 
+def _plugin(invocation: dict[str, Any]) -> dict[str, Any]:
+    """ListCommandInvocations' Details: the shell plugin's combined output, 2500 characters
+    at most, as AWS gives it."""
+    out = invocation.get("StandardOutputContent") or ""
+    err = invocation.get("StandardErrorContent") or ""
+    if err:
+        out += "\n----------ERROR-------\n" + err
+    return {
+        "Name": "aws:runShellScript",
+        "Status": invocation.get("Status"),
+        "StatusDetails": invocation.get("StatusDetails"),
+        "ResponseCode": invocation.get("ResponseCode", -1),
+        "Output": out[:PLUGIN_OUTPUT_CAP],
+    }
+
+
 def _refresh(command: Any) -> None:
     statuses = [i["Status"] for i in command.invocations]
     done = [s for s in statuses if s not in ("Pending", "InProgress")]
@@ -179,8 +196,9 @@ def install(nodes: NodeManager) -> None:
         command_id = self._get_param("CommandId")
         instance_id = self._get_param("InstanceId")
         commands = self.ssm_backend.list_commands(command_id, None)
+        details = str(self._get_param("Details")).lower() == "true"
         found = [
-            dict(inv, RequestedDateTime=c.requested_date_time)
+            dict(inv, RequestedDateTime=c.requested_date_time, **({"CommandPlugins": [_plugin(inv)]} if details else {}))
             for c in commands
             for inv in c.invocations
             if not instance_id or inv["InstanceId"] == instance_id

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from . import config, network, patch_autoscaling, patch_cloudformation, patch_ec2, patch_lambda, patch_ssm
+from . import config, creation_policy, network, patch_autoscaling, patch_cloudformation, patch_ec2, patch_lambda, patch_ssm
 from .custom_resources import CustomResources
 from .lablock import LAB_LOCK
 from .lambda_host import LambdaHost
@@ -35,6 +35,7 @@ class Lab:
         patch_ssm.install(self.nodes)
         patch_lambda.install(self.host)
         self.stack_ops = patch_cloudformation.install(self.customs)
+        self.signals = creation_policy.install(self.stack_ops)
         self.event_sources = patch_lambda.EventSources(self.host)
         from moto.cloudformation import parsing
 
@@ -63,6 +64,16 @@ class Lab:
             with LAB_LOCK:
                 code, message = self.customs.answer(path.rsplit("/", 1)[1], body)
             return self._reply(start_response, code, {"message": message})
+        if path == "/_lab/hold-launches" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                ask = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                group, held = str(ask["group"]), bool(ask["held"])
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._reply(start_response, 400, {"message": f'expected {{"group": NAME, "held": true|false}}: {exc}'})
+            with LAB_LOCK:
+                REGISTRY.hold(group, held)
+            return self._reply(start_response, 200, {"group": group, "held": held})
         if path == "/_lab/status" and method == "GET":
             return self._reply(start_response, 200, self.report())
         return self._reply(start_response, 404, {"message": f"unknown lab endpoint {method} {path}"})
@@ -70,7 +81,7 @@ class Lab:
     @staticmethod
     def _reply(start_response: Callable, code: int, payload: Any) -> list[bytes]:
         data = json.dumps(payload, default=str).encode()
-        reason = {200: "OK", 404: "Not Found"}.get(code, "OK")
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(code, "OK")
         start_response(f"{code} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
 
@@ -88,6 +99,9 @@ class Lab:
         with LAB_LOCK:
             REGISTRY.pending.clear()
             REGISTRY.completions.clear()
+            REGISTRY.finished.clear()
+            REGISTRY.refused.clear()
+            REGISTRY.held.clear()
             self.customs.pending.clear()
             for node in self.nodes.all():
                 self.nodes.terminate(node.instance_id)
@@ -101,6 +115,7 @@ class Lab:
                 with LAB_LOCK:
                     REGISTRY.tick()
                     self.customs.tick()
+                    self.signals.tick()
                 self.host.tick()
                 self.event_sources.tick()
             except Exception:

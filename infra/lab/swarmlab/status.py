@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -81,8 +82,19 @@ def gather() -> dict[str, Any]:
         code, out = _docker(manager["docker_host"], "node", "ls", "--format", "{{json .}}")
         if code == 0:
             swarm = [json.loads(line) for line in out.splitlines() if line.strip()]
+    by_host = {n.get("Hostname"): n for n in swarm}
+    group_of = {i["instance_id"]: i["group"] for i in instances}
+    for node in nodes:
+        member = by_host.get(node.get("hostname")) or {}
+        node["group"] = group_of.get(node["instance_id"])
+        node["role"] = ("manager" if member.get("ManagerStatus") else "worker") if member else None
+        node["status"] = member.get("Status")
+        node["availability"] = member.get("Availability")
+        node["manager_status"] = member.get("ManagerStatus") or None
+    actions = lifecycle_actions(lab["lifecycle"])
     return {
         "endpoint": info["endpoint"],
+        "stack_status": stacks[0]["status"] if len(stacks) == 1 else None,
         "stacks": stacks,
         "groups": groups,
         "instances": instances,
@@ -90,9 +102,59 @@ def gather() -> dict[str, Any]:
         "swarm": {"seen_from": manager["instance_id"] if manager else None, "nodes": swarm},
         "cluster_ids": sorted({n["cluster_id"] for n in nodes if n.get("cluster_id")}),
         "lifecycle": lab["lifecycle"],
+        "lifecycle_actions": actions,
+        "timings": timings(lab["lifecycle"], raw_join_millis(client("ssm"))),
         "functions": lab["functions"],
         "custom_resources": lab["custom_resources"],
     }
+
+
+JOINED = re.compile(r"^joined \S+ in (\d+) ms$", re.MULTILINE)
+
+
+def raw_join_millis(ssm: Any) -> dict[str, int]:
+    """How long each node's own `docker swarm join` took, as its join script reported it."""
+    found: dict[str, int] = {}
+    for inv in ssm.list_command_invocations(Details=True).get("CommandInvocations", []):
+        for plugin in inv.get("CommandPlugins", []):
+            m = JOINED.search(plugin.get("Output") or "")
+            if m:
+                found[inv["InstanceId"]] = int(m.group(1))
+    return found
+
+
+def lifecycle_actions(lifecycle: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (instance, transition): its result, and how often it was completed
+    (accepted completions, and refused ones: completions of an action already over)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in lifecycle["completed"]:
+        row = rows.setdefault((c["instance_id"], c["transition"]), {
+            "instance_id": c["instance_id"], "group": c["group_name"], "transition": c["transition"].split(":")[-1],
+            "result": c["result"], "by": c["by"], "times_completed": 0, "refused_completions": 0,
+        })
+        row["times_completed"] += 1
+    for r in lifecycle.get("refused_completions", []):
+        key = (r["instance_id"], r["transition"])
+        if key in rows:
+            rows[key]["refused_completions"] += 1
+    return list(rows.values())
+
+
+def timings(lifecycle: dict[str, Any], raw_ms: dict[str, int]) -> list[dict[str, Any]]:
+    """Per launched instance: lifecycle event delivered → action completed, beside the
+    raw time its engine took to join."""
+    rows = []
+    for c in lifecycle["completed"]:
+        if not c["transition"].endswith("LAUNCHING"):
+            continue
+        raw = raw_ms.get(c["instance_id"])
+        rows.append({
+            "instance_id": c["instance_id"], "group": c["group_name"], "result": c["result"],
+            "event_to_completed_s": c["waited_seconds"],
+            "raw_join_s": None if raw is None else raw / 1000,
+            "overhead_ratio": None if not raw else round(c["waited_seconds"] / (raw / 1000), 1),
+        })
+    return rows
 
 
 def table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> str:
@@ -111,8 +173,10 @@ def render(report: dict[str, Any]) -> str:
         table("stacks", report["stacks"], ["name", "status"]),
         table("groups", report["groups"], ["name", "desired", "min", "max", "hooks"]),
         table("instances", report["instances"], ["instance_id", "group", "lifecycle_state", "private_ip", "ec2_state"]),
-        table("nodes", report["nodes"], ["instance_id", "hostname", "address", "state", "swarm_state", "is_manager", "cluster_id"]),
+        table("nodes", report["nodes"], ["instance_id", "group", "address", "state", "swarm_state", "role", "availability", "manager_status", "cluster_id"]),
         table(f"swarm (seen from {report['swarm']['seen_from']})", report["swarm"]["nodes"], ["Hostname", "Status", "Availability", "ManagerStatus"]),
+        table("lifecycle actions", report["lifecycle_actions"], ["instance_id", "group", "transition", "result", "by", "times_completed", "refused_completions"]),
+        table("timings", report["timings"], ["instance_id", "group", "event_to_completed_s", "raw_join_s", "overhead_ratio"]),
         table("pending lifecycle actions", report["lifecycle"]["pending"], ["instance_id", "group", "hook", "transition", "seconds_left"]),
         table("functions", report["functions"], ["function", "workers", "busy", "queued", "log"]),
     ]

@@ -1,0 +1,228 @@
+//! swarmhook's own template in the lab: both functions published to the lab's S3 as
+//! zips, a stack created from `infra/aws/swarmhook.yaml`, and what a test asks of it.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_autoscaling::types::LifecycleState;
+use serde_json::Value;
+
+use crate::{unique_name, wait, Lab, LabError};
+
+/// The product's template, relative to the tests' fixture folder.
+pub const TEMPLATE: &str = "../../../infra/aws/swarmhook.yaml";
+
+/// What a product stack is asked for.
+#[derive(Debug, Clone)]
+pub struct ProductSpec<'a> {
+    pub stack: String,
+    pub subnet_a: &'a str,
+    pub subnet_b: &'a str,
+    pub managers: u32,
+    pub workers: u32,
+}
+
+impl<'a> ProductSpec<'a> {
+    pub fn new(subnet_a: &'a str, subnet_b: &'a str, managers: u32, workers: u32) -> Self {
+        ProductSpec {
+            stack: unique_name("swarm"),
+            subnet_a,
+            subnet_b,
+            managers,
+            workers,
+        }
+    }
+}
+
+/// A created product stack.
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub stack: String,
+    pub stack_id: String,
+    pub managers: String,
+    pub workers: String,
+    /// The stack's parameters, for updates.
+    pub params: Vec<(String, String)>,
+}
+
+impl Product {
+    /// Publishes both functions and creates the stack, without waiting for it.
+    pub async fn create(lab: &Lab, spec: &ProductSpec<'_>) -> Result<Product, LabError> {
+        let bucket = unique_name("code");
+        lab.publish_function("swarmhook-lifecycle", &bucket, "lifecycle.zip")?;
+        lab.publish_function("swarmhook-swarm-resource", &bucket, "swarm.zip")?;
+        let params: Vec<(String, String)> = [
+            ("ManagerCount", spec.managers.to_string()),
+            ("WorkerCount", spec.workers.to_string()),
+            ("ImageId", "ami-12c6146b".into()),
+            ("VpcCidr", "10.200.0.0/16".into()),
+            ("SubnetACidr", spec.subnet_a.into()),
+            ("SubnetBCidr", spec.subnet_b.into()),
+            ("CodeBucket", bucket),
+            ("LifecycleCodeKey", "lifecycle.zip".into()),
+            ("SwarmCodeKey", "swarm.zip".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let borrowed: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let stack_id = lab.create_stack(&spec.stack, TEMPLATE, &borrowed).await?;
+        Ok(Product {
+            stack: spec.stack.clone(),
+            stack_id,
+            managers: format!("{}-managers", spec.stack),
+            workers: format!("{}-workers", spec.stack),
+            params,
+        })
+    }
+
+    /// Creates the stack and waits for CREATE_COMPLETE (an error for any other end).
+    pub async fn launch(lab: &Lab, spec: &ProductSpec<'_>) -> Result<Product, LabError> {
+        let product = Product::create(lab, spec).await?;
+        let status = lab.settled_status(&product.stack_id).await?;
+        if status != "CREATE_COMPLETE" {
+            let reasons = lab.stack_event_reasons(&product.stack_id).await?;
+            return Err(LabError::Unexpected(format!(
+                "stack {}: {status}: {reasons:?}",
+                product.stack
+            )));
+        }
+        Ok(product)
+    }
+
+    /// Updates the stack with some parameters changed, and returns where it settled.
+    pub async fn update(
+        &mut self,
+        lab: &Lab,
+        changes: &[(&str, &str)],
+    ) -> Result<String, LabError> {
+        for (k, v) in changes {
+            match self.params.iter_mut().find(|(name, _)| name == k) {
+                Some(p) => p.1 = (*v).to_owned(),
+                None => self.params.push(((*k).to_owned(), (*v).to_owned())),
+            }
+        }
+        let borrowed: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        lab.update_stack(&self.stack_id, TEMPLATE, &borrowed)
+            .await?;
+        lab.settled_status(&self.stack_id).await
+    }
+
+    /// Every instance of both groups, with its lifecycle state.
+    pub async fn instances(&self, lab: &Lab) -> Result<Vec<(String, LifecycleState)>, LabError> {
+        let mut all = lab.group_instances(&self.managers).await?;
+        all.extend(lab.group_instances(&self.workers).await?);
+        Ok(all)
+    }
+
+    /// Waits until `want` instances are InService, and returns them.
+    pub async fn in_service(&self, lab: &Lab, want: usize) -> Result<Vec<String>, LabError> {
+        wait::until(
+            &format!("{want} instances InService"),
+            Duration::from_secs(300),
+            || async {
+                let all = self.instances(lab).await?;
+                let ready: Vec<String> = all
+                    .iter()
+                    .filter(|(_, s)| *s == LifecycleState::InService)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                Ok((
+                    (ready.len() == want).then(|| ready.clone()),
+                    format!("{all:?}"),
+                ))
+            },
+        )
+        .await
+    }
+
+    /// The join tokens, read from their parameters (as a node would).
+    pub async fn tokens(&self, lab: &Lab) -> Result<Vec<String>, LabError> {
+        let mut tokens = Vec::new();
+        for role in ["worker", "manager"] {
+            let name = format!("/swarmhook/{}/join-token/{role}", self.stack);
+            let p = lab
+                .ssm()
+                .get_parameter()
+                .name(&name)
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| LabError::aws("GetParameter", e))?;
+            tokens.push(
+                p.parameter()
+                    .and_then(|p| p.value())
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        Ok(tokens)
+    }
+
+    /// The function's log lines (both functions, every worker) for this stack.
+    pub fn function_logs(&self, lab: &Lab) -> Result<String, LabError> {
+        let dir = std::path::Path::new(&lab.info.run_dir).join("functions");
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&dir)
+            .map_err(|e| LabError::Unexpected(format!("{}: {e}", dir.display())))?
+        {
+            let entry = entry.map_err(|e| LabError::Unexpected(e.to_string()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&self.stack) && name.ends_with(".log") {
+                text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        Ok(text)
+    }
+}
+
+/// Each instance's launch action was completed exactly once, with CONTINUE, by token,
+/// and no second completion was tried.
+pub async fn completed_once_by_token(lab: &Lab, instances: &[String]) -> Result<(), LabError> {
+    let status = lab.status().await?;
+    let completed = status["lifecycle"]["completed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for id in instances {
+        let mine: Vec<&Value> = completed
+            .iter()
+            .filter(|c| c["instance_id"] == id.as_str())
+            .collect();
+        if mine.len() != 1 || mine[0]["result"] != "CONTINUE" || mine[0]["by"] != "token" {
+            return Err(LabError::Unexpected(format!(
+                "{id} was not completed once with CONTINUE by token: {mine:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The cluster ids the instances' engines report (managers know it; workers do not); an
+/// error if any instance is not in a swarm.
+pub async fn cluster_ids(lab: &Lab, instances: &[String]) -> Result<BTreeSet<String>, LabError> {
+    let mut ids = BTreeSet::new();
+    for id in instances {
+        let out = lab
+            .run_ok(id, "docker info --format '{{json .Swarm}}'")
+            .await?;
+        let info: Value = serde_json::from_str(out.trim())
+            .map_err(|e| LabError::Unexpected(format!("{id}: docker info: {e}")))?;
+        if info["LocalNodeState"] != "active" {
+            return Err(LabError::Unexpected(format!(
+                "{id} is not in a swarm: {info}"
+            )));
+        }
+        if let Some(c) = info["Cluster"]["ID"].as_str() {
+            ids.insert(c.to_owned());
+        }
+    }
+    Ok(ids)
+}
