@@ -28,11 +28,17 @@ setup:
 build:
 	$(CARGO) build --workspace --all-targets
 
+## Benchmarks, not tests: cold starts of the release functions (beside Python/boto3), then
+## joins in a fresh lab at 3 and 30 workers. Prints tables; writes target/bench/bootstrap.json.
+bench: setup
+	$(CARGO) build --release -p swarmhook-lifecycle -p swarmhook-swarm-resource
+	infra/lab/with-lab.sh bash -c 'cd infra/lab && PYTHONPATH=.:$(ROOT)/bench $(PY) -m swarmbench'
+
 ## Rust format and lints, the lab's Python compiles, every template passes cfn-lint.
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(PY) -m compileall -q infra/lab/swarmlab
+	$(PY) -m compileall -q infra/lab/swarmlab bench/swarmbench
 	$(ROOT)/target/lab/venv/bin/cfn-lint $(TEMPLATES)
 
 fmt:

@@ -59,3 +59,38 @@ fn an_unknown_transition_is_rejected() {
     event["detail"]["LifecycleTransition"] = "autoscaling:TEST_NOTIFICATION".into();
     assert!(serde_json::from_value::<LifecycleActionEvent>(event).is_err());
 }
+
+#[test]
+fn test_notifications_are_told_apart_from_malformed_messages() {
+    use swarmhook::events::QueuedMessage;
+    let hook_target = serde_json::json!({
+        "AccountId": "123456789012",
+        "RequestId": "4e7e4d2f-0000-0000-0000-000000000000",
+        "AutoScalingGroupARN": "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:x:autoScalingGroupName/s-workers",
+        "AutoScalingGroupName": "s-workers",
+        "Service": "AWS Auto Scaling",
+        "Event": "autoscaling:TEST_NOTIFICATION",
+        "Time": "2026-11-27T20:00:00.000Z"
+    });
+    assert!(matches!(
+        QueuedMessage::parse(&hook_target.to_string()),
+        QueuedMessage::TestNotification
+    ));
+    let mut bridged = fixture("eventbridge-lifecycle-launch.json");
+    bridged["detail"]["LifecycleTransition"] = "autoscaling:TEST_NOTIFICATION".into();
+    assert!(matches!(
+        QueuedMessage::parse(&bridged.to_string()),
+        QueuedMessage::TestNotification
+    ));
+    let launch = fixture("eventbridge-lifecycle-launch.json");
+    assert!(matches!(
+        QueuedMessage::parse(&launch.to_string()),
+        QueuedMessage::Action(_)
+    ));
+    for bad in ["{", "[]", r#"{"detail": {}}"#] {
+        assert!(
+            matches!(QueuedMessage::parse(bad), QueuedMessage::Malformed(_)),
+            "{bad}"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_autoscaling::types::LifecycleState;
 use serde_json::Value;
 use swarmhook_lab_tests::product::{cluster_ids, completed_once_by_token, Product, ProductSpec};
-use swarmhook_lab_tests::{unique_name, wait, Lab};
+use swarmhook_lab_tests::{unique_name, wait, Lab, LabError};
 
 #[tokio::test]
 async fn three_managers_and_three_workers_form_one_swarm_before_create_complete(
@@ -218,6 +218,73 @@ async fn every_event_delivered_twice_still_makes_one_swarm_and_completes_each_ac
     )
     .await?;
     completed_once_by_token(&lab, &instances).await?;
+
+    // A message that is no lifecycle event goes to the dead-letter queue at once; an Auto
+    // Scaling test notification is taken and ignored. Neither changes anything.
+    let sqs = lab.sqs();
+    let queue_url = |name: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .map(|o| o.queue_url().unwrap_or_default().to_owned())
+        }
+    };
+    let queue = queue_url(format!("{stack}-lifecycle")).await?;
+    let dead = queue_url(format!("{stack}-lifecycle-dead-letters")).await?;
+    let junk = serde_json::json!({"not": "an event", "marker": unique_name("junk")}).to_string();
+    let test_notification = serde_json::json!({
+        "Service": "AWS Auto Scaling", "Event": "autoscaling:TEST_NOTIFICATION",
+        "AutoScalingGroupName": swarm.workers,
+    });
+    for body in [junk.clone(), test_notification.to_string()] {
+        sqs.send_message()
+            .queue_url(&queue)
+            .message_body(body)
+            .send()
+            .await?;
+    }
+    let dead_letter = wait::until(
+        "the junk in the dead-letter queue",
+        Duration::from_secs(60),
+        || async {
+            let got = sqs
+                .receive_message()
+                .queue_url(&dead)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .map_err(|e| LabError::aws("ReceiveMessage", e))?;
+            let bodies: Vec<String> = got
+                .messages()
+                .iter()
+                .filter_map(|m| m.body().map(str::to_owned))
+                .collect();
+            Ok((
+                bodies.iter().find(|b| **b == junk).cloned(),
+                format!("{bodies:?}"),
+            ))
+        },
+    )
+    .await?;
+    assert_eq!(dead_letter, junk);
+    wait::until(
+        "the test notification ignored",
+        Duration::from_secs(60),
+        || async {
+            let log = swarm.function_logs(&lab)?;
+            Ok((
+                log.contains("test notification: nothing to do")
+                    .then_some(()),
+                String::new(),
+            ))
+        },
+    )
+    .await?;
+    completed_once_by_token(&lab, &instances).await?;
+
     events
         .remove_targets()
         .rule(&rule)

@@ -31,6 +31,9 @@ pub struct Config {
     /// The lifecycle queue: "not yet" shortens a message's visibility to `retry_seconds`.
     pub queue_url: String,
     pub retry_seconds: u64,
+    /// Where a message that is not a lifecycle event goes at once (None: the queue's
+    /// redrive moves it after its receives run out).
+    pub dead_letter_url: Option<String>,
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
@@ -79,6 +82,9 @@ impl Config {
             hook_timeout_seconds: number("SWARMHOOK_HOOK_TIMEOUT_SECONDS", 600, 30)?,
             queue_url: required("SWARMHOOK_QUEUE_URL")?,
             retry_seconds: number("SWARMHOOK_RETRY_SECONDS", 10, 1)?,
+            dead_letter_url: std::env::var("SWARMHOOK_DEAD_LETTER_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
         })
     }
 }

@@ -2,7 +2,7 @@
 //! that must come back are reported as batch item failures.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use swarmhook::events::{LifecycleActionEvent, LifecycleTransition};
+use swarmhook::events::{LifecycleTransition, QueuedMessage};
 use swarmhook::execute::{handle_launch, LaunchOutcome, Ports};
 use swarmhook::plan::LifecycleResult;
 use swarmhook::ports::{ActionRef, ClusterStore, Fleet, NodeEngine};
@@ -69,16 +69,43 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
         }
     }
 
+    /// Sends a message that can never be handled to the dead-letter queue; true when it
+    /// is there (or there is none configured and the queue's redrive must do it: false).
+    async fn dead_letter(&self, body: &str) -> bool {
+        let Some(url) = self.config.dead_letter_url.as_deref() else {
+            return false;
+        };
+        let sent = self
+            .sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not move the message; the queue's redrive will");
+                false
+            }
+        }
+    }
+
     /// True when the message is done with (handled, or nothing to do).
     #[tracing::instrument(skip_all, fields(message_id = message.message_id.as_deref().unwrap_or("")))]
     async fn message(&self, message: SqsMessage) -> bool {
         let body = message.body.unwrap_or_default();
-        let event: LifecycleActionEvent = match serde_json::from_str(&body) {
-            Ok(e) => e,
-            Err(e) => {
-                // Not a lifecycle action: change nothing; it goes to the dead-letter queue.
-                tracing::error!(error = %e, "malformed lifecycle event");
-                return false;
+        let event = match QueuedMessage::parse(&body) {
+            QueuedMessage::Action(e) => *e,
+            QueuedMessage::TestNotification => {
+                tracing::info!("an Auto Scaling test notification: nothing to do");
+                return true;
+            }
+            QueuedMessage::Malformed(why) => {
+                // Not a lifecycle action: change nothing. Retrying cannot help, so it goes
+                // straight to the dead-letter queue for a person to look at.
+                tracing::error!(%why, "malformed lifecycle event: moving it to the dead-letter queue");
+                return self.dead_letter(&body).await;
             }
         };
         let d = &event.detail;

@@ -16,6 +16,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from . import config, creation_policy, network, patch_autoscaling, patch_cloudformation, patch_ec2, patch_lambda, patch_ssm
+from .api_calls import ApiCalls
 from .custom_resources import CustomResources
 from .lablock import LAB_LOCK
 from .lambda_host import LambdaHost
@@ -44,6 +45,7 @@ class Lab:
         parsing.get_name_type_map.cache_clear()
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.stopping = threading.Event()
+        self.api_calls = ApiCalls()
 
     # --- HTTP --------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -52,6 +54,8 @@ class Lab:
             return self._lab_endpoint(environ, start_response, path)
         if path == "/moto-api/reset":
             self.reset()
+        else:
+            self.api_calls.record(environ)
         with LAB_LOCK:
             body = list(self.moto(environ, start_response))
         return body
@@ -74,6 +78,11 @@ class Lab:
             with LAB_LOCK:
                 REGISTRY.hold(group, held)
             return self._reply(start_response, 200, {"group": group, "held": held})
+        if path == "/_lab/api-calls" and method == "GET":
+            return self._reply(start_response, 200, self.api_calls.report())
+        if path == "/_lab/api-calls" and method == "DELETE":
+            self.api_calls.reset()
+            return self._reply(start_response, 200, {"message": "counts cleared"})
         if path == "/_lab/status" and method == "GET":
             return self._reply(start_response, 200, self.report())
         return self._reply(start_response, 404, {"message": f"unknown lab endpoint {method} {path}"})

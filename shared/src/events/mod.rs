@@ -1,8 +1,10 @@
 //! The events swarmhook's functions are triggered by, as the clouds deliver them.
 
 mod lifecycle_action;
+mod queued;
 
 pub use lifecycle_action::{
     LifecycleActionDetail, LifecycleActionEvent, LifecycleTransition, LAUNCH_DETAIL_TYPE,
     TERMINATE_DETAIL_TYPE,
 };
+pub use queued::{QueuedMessage, TEST_NOTIFICATION};
