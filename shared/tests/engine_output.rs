@@ -3,8 +3,8 @@
 
 use swarmhook::cluster::{EngineState, ManagerStatus, NodeStatus, Role};
 use swarmhook::engine::{
-    init_swarm, inspect_node, join_swarm, list_managers, parse_engine_state, parse_join_millis,
-    parse_manager_list, parse_node_inspect, probe_engine, publish_tokens, rotate_tokens,
+    init_swarm, join_swarm, parse_engine_state, parse_join_millis, parse_manager_list,
+    parse_node_inspect, parse_swarm_view, probe_engine, publish_tokens, rotate_tokens, swarm_view,
     ScriptError,
 };
 
@@ -95,13 +95,36 @@ fn managers_from_real_node_ls() {
 }
 
 #[test]
+fn one_swarm_view_gives_the_managers_and_the_node() {
+    let managers = fixture("node-ls-managers.jsonl");
+    let node = fixture("node-inspect-worker.json");
+    let both = format!("{managers}--- node\n{node}");
+    let (seen, member) = parse_swarm_view(&both, "").expect("parses");
+    assert_eq!(seen.len(), 2);
+    assert_eq!(member.expect("a member").role, Role::Worker);
+
+    let missing = format!("{managers}--- node\n--- inspect-failed\n");
+    let (seen, member) =
+        parse_swarm_view(&missing, &fixture("node-inspect-missing.stderr")).expect("parses");
+    assert_eq!((seen.len(), member), (2, None));
+
+    let (seen, member) = parse_swarm_view(&managers, "").expect("parses");
+    assert_eq!((seen.len(), member), (2, None));
+
+    let script = swarm_view(Some("abc123")).expect("safe");
+    assert!(script.contains("echo '--- node'"), "{script}");
+    assert!(script.contains("|| echo '--- inspect-failed'"), "{script}");
+    assert!(!swarm_view(None).expect("safe").contains("inspect"));
+}
+
+#[test]
 fn scripts_refuse_what_could_break_out_of_them() {
     for bad in ["a'b", "x; rm -rf /", "$(id)", "", "a b"] {
         assert!(
             matches!(init_swarm(bad), Err(ScriptError::Unsafe { .. })),
             "{bad}"
         );
-        assert!(inspect_node(bad).is_err(), "{bad}");
+        assert!(swarm_view(Some(bad)).is_err(), "{bad}");
         assert!(
             join_swarm(Role::Worker, "/p", &[bad.to_owned()]).is_err(),
             "{bad}"
@@ -119,8 +142,8 @@ fn scripts_refuse_what_could_break_out_of_them() {
 fn no_script_carries_a_token() {
     let scripts = [
         probe_engine(),
-        list_managers(),
-        inspect_node("ip-10-0-1-4").expect("safe"),
+        swarm_view(None).expect("safe"),
+        swarm_view(Some("ip-10-0-1-4")).expect("safe"),
         init_swarm("10.0.1.4").expect("safe"),
         join_swarm(
             Role::Manager,

@@ -100,8 +100,10 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
         "two serving managers",
         std::time::Duration::from_secs(60),
         || async {
-            let out = lab.run_ok(first, &engine::list_managers()).await?;
-            let managers = engine::parse_manager_list(&out)
+            let script = engine::swarm_view(None)
+                .map_err(|e| swarmhook_lab_tests::LabError::Unexpected(e.to_string()))?;
+            let out = lab.run_ok(first, &script).await?;
+            let (managers, _) = engine::parse_swarm_view(&out, "")
                 .map_err(|e| swarmhook_lab_tests::LabError::Unexpected(e.to_string()))?;
             let serving = managers.iter().filter(|m| m.is_serving()).count();
             Ok(((serving == 2).then_some(managers), out))
@@ -110,13 +112,17 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
     .await?;
     assert_eq!(managers.len(), 2);
     let host = format!("ip-{}", worker_ip.replace('.', "-"));
-    let inspected = lab.run(first, &engine::inspect_node(&host)?).await?;
-    let member = engine::parse_node_inspect(
-        inspected.response_code,
-        &inspected.stdout,
-        &inspected.stderr,
-    )?
-    .ok_or_else(|| anyhow::anyhow!("the worker is not in the swarm"))?;
+    let viewed = lab.run(first, &engine::swarm_view(Some(&host))?).await?;
+    assert_eq!(viewed.response_code, 0, "{}", viewed.stderr);
+    let (_, member) = engine::parse_swarm_view(&viewed.stdout, &viewed.stderr)?;
+    let member = member.ok_or_else(|| anyhow::anyhow!("the worker is not in the swarm"))?;
+    let absent = lab
+        .run(first, &engine::swarm_view(Some("ip-10-200-99-99"))?)
+        .await?;
+    assert_eq!(
+        engine::parse_swarm_view(&absent.stdout, &absent.stderr)?.1,
+        None
+    );
     assert_eq!(member.role, Role::Worker);
     assert!(member.is_serving());
     let probe = lab.run(second, &engine::probe_engine()).await?;

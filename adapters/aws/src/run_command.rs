@@ -9,15 +9,22 @@ use crate::error::{code_of, port_error};
 
 pub struct SsmEngine {
     client: aws_sdk_ssm::Client,
-    poll_every: Duration,
     give_up_after: Duration,
+}
+
+/// Waits between polls of an invocation: quick for the short scripts most commands are,
+/// then backing off to once a second, so a slow node (a busy machine, a long join) costs
+/// few more calls than a fast one.
+const POLL_DELAYS_MS: [u64; 6] = [100, 150, 250, 400, 650, 1000];
+
+fn poll_delay(attempt: usize) -> Duration {
+    Duration::from_millis(POLL_DELAYS_MS[attempt.min(POLL_DELAYS_MS.len() - 1)])
 }
 
 impl SsmEngine {
     pub fn new(client: aws_sdk_ssm::Client) -> Self {
         SsmEngine {
             client,
-            poll_every: Duration::from_millis(250),
             give_up_after: Duration::from_secs(90),
         }
     }
@@ -49,8 +56,10 @@ impl NodeEngine for SsmEngine {
             Err(e) => return Err(port_error("SendCommand", instance_id, e)),
         };
         let started = Instant::now();
+        let mut attempt = 0;
         loop {
-            tokio::time::sleep(self.poll_every).await;
+            tokio::time::sleep(poll_delay(attempt)).await;
+            attempt += 1;
             let polled = self
                 .client
                 .get_command_invocation()

@@ -29,6 +29,14 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The longest wait between deliveries of a message that is not done yet.
+const MAX_RETRY_SECONDS: u64 = 60;
+
+fn retry_delay(base: u64, receives: u32) -> u64 {
+    let doublings = receives.saturating_sub(1).min(16);
+    base.saturating_mul(1 << doublings).min(MAX_RETRY_SECONDS)
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -42,8 +50,13 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
         for message in batch.records {
             let id = message.message_id.clone().unwrap_or_default();
             let receipt = message.receipt_handle.clone();
+            let receives = message
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(1);
             if !self.message(message).await {
-                self.retry_soon(receipt.as_deref()).await;
+                self.retry_soon(receipt.as_deref(), receives).await;
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);
@@ -52,16 +65,19 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
         response
     }
 
-    /// A message that must come back comes back after `retry_seconds`, not after the
-    /// queue's visibility timeout (which must exceed the function's timeout).
-    async fn retry_soon(&self, receipt: Option<&str>) {
+    /// A message that must come back comes back soon, not after the queue's visibility
+    /// timeout (which must exceed the function's timeout): after `retry_seconds`, doubling
+    /// with each receive up to `MAX_RETRY_SECONDS`, so a quick "not yet" (an engine a
+    /// moment from up) is retried quickly and a slow boot costs few deliveries.
+    async fn retry_soon(&self, receipt: Option<&str>, receives: u32) {
         let Some(receipt) = receipt else { return };
+        let delay = retry_delay(self.config.retry_seconds, receives);
         let result = self
             .sqs
             .change_message_visibility()
             .queue_url(&self.config.queue_url)
             .receipt_handle(receipt)
-            .visibility_timeout(self.config.retry_seconds as i32)
+            .visibility_timeout(delay as i32)
             .send()
             .await;
         if let Err(e) = result {
@@ -170,5 +186,18 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+
+    #[test]
+    fn retries_back_off_to_a_minute() {
+        let delays: Vec<u64> = (1..=8).map(|n| retry_delay(2, n)).collect();
+        assert_eq!(delays, [2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(retry_delay(2, 0), 2);
+        assert_eq!(retry_delay(2, u32::MAX), 60);
     }
 }

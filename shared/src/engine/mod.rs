@@ -7,9 +7,10 @@ mod parse;
 mod scripts;
 
 pub use parse::{
-    parse_engine_state, parse_join_millis, parse_manager_list, parse_node_inspect, ParseError,
+    parse_engine_state, parse_join_millis, parse_manager_list, parse_node_inspect,
+    parse_swarm_view, ParseError,
 };
 pub use scripts::{
-    init_swarm, inspect_node, join_swarm, list_managers, probe_engine, publish_tokens,
-    rotate_tokens, ScriptError, SCRIPT_VERSION,
+    init_swarm, join_swarm, probe_engine, publish_tokens, rotate_tokens, swarm_view, ScriptError,
+    SCRIPT_VERSION,
 };

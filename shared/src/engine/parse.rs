@@ -217,3 +217,23 @@ pub fn parse_join_millis(stdout: &str) -> Option<u64> {
         millis.strip_suffix(" ms")?.trim().parse().ok()
     })
 }
+
+/// `swarm_view`'s result: the managers, and the named node (None when the swarm has no
+/// such node, or none was named).
+pub fn parse_swarm_view(
+    stdout: &str,
+    stderr: &str,
+) -> Result<(Vec<SwarmMember>, Option<SwarmMember>), ParseError> {
+    use super::scripts::{INSPECT_FAILED_MARKER, NODE_MARKER};
+    let (managers, node) = match stdout.split_once(&format!("{NODE_MARKER}\n")) {
+        Some((managers, node)) => (managers, Some(node)),
+        None => (stdout, None),
+    };
+    let managers = parse_manager_list(managers)?;
+    let node = match node {
+        None => None,
+        Some(out) if out.contains(INSPECT_FAILED_MARKER) => parse_node_inspect(1, "", stderr)?,
+        Some(out) => parse_node_inspect(0, out, "")?,
+    };
+    Ok((managers, node))
+}

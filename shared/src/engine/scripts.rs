@@ -40,16 +40,24 @@ pub fn probe_engine() -> String {
     header("probe-engine") + "docker info --format '{{json .Swarm}}'\n"
 }
 
-/// On a manager: prints one node (by hostname) as `docker node inspect` JSON.
-pub fn inspect_node(hostname: &str) -> Result<String, ScriptError> {
-    let host = safe("hostname", hostname, &[])?;
-    Ok(header("inspect-node")
-        + &format!("docker node inspect '{host}' --format '{{{{json .}}}}'\n"))
-}
+/// Separates the managers from the node in `swarm_view`'s output.
+pub const NODE_MARKER: &str = "--- node";
+/// Printed when `docker node inspect` failed (its error is on stderr).
+pub const INSPECT_FAILED_MARKER: &str = "--- inspect-failed";
 
-/// On a manager: prints the swarm's managers, one JSON line each.
-pub fn list_managers() -> String {
-    header("list-managers") + "docker node ls --filter role=manager --format '{{json .}}'\n"
+/// On a manager, in one command: the swarm's managers (one JSON line each) and, when a
+/// node is named (by id or hostname), that node as `docker node inspect` JSON.
+pub fn swarm_view(node: Option<&str>) -> Result<String, ScriptError> {
+    let mut script = header("swarm-view")
+        + "docker node ls --filter role=manager --format '{{json .}}' || exit 7\n";
+    if let Some(node) = node {
+        let node = safe("node", node, &[])?;
+        script += &format!("echo '{NODE_MARKER}'\n");
+        script += &format!(
+            "docker node inspect '{node}' --format '{{{{json .}}}}' || echo '{INSPECT_FAILED_MARKER}'\n"
+        );
+    }
+    Ok(script)
 }
 
 /// `docker swarm init`, unless the engine is already in a swarm.

@@ -28,25 +28,21 @@ pub(super) async fn observe<S: ClusterStore, E: NodeEngine>(
     let mut managers = Vec::new();
     let mut membership = None;
     if record.swarm.is_some() {
-        // Ask the recorded managers in turn; the first that answers reports the swarm.
+        // Ask the recorded managers in turn; the first that answers reports the swarm
+        // and, in the same command, the subject's membership.
+        let node_id = match &engine_state {
+            EngineState::Active { node_id, .. } => Some(node_id.as_str()),
+            _ => None,
+        };
+        let script = engine::swarm_view(node_id)?;
         for manager in &record.managers {
-            let Some(out) = engine_port
-                .run(&manager.instance_id, &engine::list_managers())
-                .await?
-            else {
+            let Some(out) = engine_port.run(&manager.instance_id, &script).await? else {
                 continue;
             };
             if out.exit_code != 0 {
                 continue;
             }
-            managers = engine::parse_manager_list(&out.stdout)?;
-            if let EngineState::Active { node_id, .. } = &engine_state {
-                let script = engine::inspect_node(node_id)?;
-                if let Some(out) = engine_port.run(&manager.instance_id, &script).await? {
-                    membership =
-                        engine::parse_node_inspect(out.exit_code, &out.stdout, &out.stderr)?;
-                }
-            }
+            (managers, membership) = engine::parse_swarm_view(&out.stdout, &out.stderr)?;
             break;
         }
     }
