@@ -27,38 +27,41 @@ pub struct Answer {
     pub physical_resource_id: String,
 }
 
-/// The answer's JSON, its reason shortened until the whole fits in `MAX_ANSWER_BYTES`.
+/// The answer's JSON, its reason shortened (ending "...") until the whole fits in
+/// `MAX_ANSWER_BYTES`.
 pub fn body(reply_to: &ReplyTo, answer: &Answer) -> Vec<u8> {
-    let mut reason = answer.reason.clone();
-    loop {
+    let json = |reason: &str| {
         let mut response = CloudFormationCustomResourceResponse::default();
         response.status = if answer.success {
             CloudFormationCustomResourceResponseStatus::Success
         } else {
             CloudFormationCustomResourceResponseStatus::Failed
         };
-        response.reason = Some(reason.clone());
+        response.reason = Some(reason.to_owned());
         response.physical_resource_id = answer.physical_resource_id.clone();
         response.stack_id = reply_to.stack_id.clone();
         response.request_id = reply_to.request_id.clone();
         response.logical_resource_id = reply_to.logical_resource_id.clone();
-        let json = serde_json::to_vec(&response).unwrap_or_default();
-        if json.len() <= MAX_ANSWER_BYTES || reason.is_empty() {
-            return json;
-        }
-        // JSON escaping can make a character longer than one byte: cut by the excess and
-        // check again.
-        let excess = json.len() - MAX_ANSWER_BYTES;
-        let mut keep = reason.len().saturating_sub(excess + 3);
-        while !reason.is_char_boundary(keep) {
-            keep -= 1;
-        }
-        reason.truncate(keep);
-        reason.push_str("...");
-        if keep == 0 {
-            reason.clear();
-        }
+        serde_json::to_vec(&response).unwrap_or_default()
+    };
+    let whole = json(&answer.reason);
+    if whole.len() <= MAX_ANSWER_BYTES {
+        return whole;
     }
+    // What the reason may take once escaped, keeping room for "...".
+    let budget = MAX_ANSWER_BYTES.saturating_sub(json("").len() + 3);
+    let mut used = 0;
+    let mut reason = String::new();
+    for c in answer.reason.chars() {
+        let escaped = serde_json::to_string(&c).map(|e| e.len() - 2).unwrap_or(6);
+        if used + escaped > budget {
+            break;
+        }
+        used += escaped;
+        reason.push(c);
+    }
+    reason.push_str("...");
+    json(&reason)
 }
 
 /// PUTs the answer, retrying a failed delivery twice.
@@ -127,9 +130,13 @@ mod tests {
             let parsed: serde_json::Value = serde_json::from_slice(&json).expect("json");
             assert_eq!(parsed["Status"], "FAILED");
             assert_eq!(parsed["PhysicalResourceId"], "swarmhook-s");
-            assert!(parsed["Reason"]
-                .as_str()
-                .is_some_and(|r| r.ends_with("...")));
+            let reason = parsed["Reason"].as_str().unwrap_or_default();
+            assert!(
+                reason.ends_with("..."),
+                "{unit}: {} chars, ends {:?}",
+                reason.chars().count(),
+                reason.chars().rev().take(8).collect::<String>()
+            );
         }
     }
 
