@@ -13,6 +13,8 @@ pub struct ClusterSettings {
     pub init_claim_seconds: u64,
     /// Heartbeat when a lifecycle action has less than this left.
     pub heartbeat_margin_seconds: u64,
+    /// How long a leaving node's tasks get to move elsewhere before it leaves anyway.
+    pub drain_seconds: u64,
 }
 
 impl Default for ClusterSettings {
@@ -22,6 +24,7 @@ impl Default for ClusterSettings {
             lease_seconds: 300,
             init_claim_seconds: 600,
             heartbeat_margin_seconds: 120,
+            drain_seconds: 60,
         }
     }
 }

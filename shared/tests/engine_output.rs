@@ -95,25 +95,32 @@ fn managers_from_real_node_ls() {
 }
 
 #[test]
-fn one_swarm_view_gives_the_managers_and_the_node() {
+fn one_swarm_view_gives_the_managers_the_node_and_its_tasks() {
     let managers = fixture("node-ls-managers.jsonl");
     let node = fixture("node-inspect-worker.json");
-    let both = format!("{managers}--- node\n{node}");
-    let (seen, member) = parse_swarm_view(&both, "").expect("parses");
-    assert_eq!(seen.len(), 2);
-    assert_eq!(member.expect("a member").role, Role::Worker);
+    let both = format!("{managers}--- node\n{node}--- tasks 3\n");
+    let view = parse_swarm_view(&both, "").expect("parses");
+    assert_eq!(view.managers.len(), 2);
+    assert_eq!(view.node.expect("a member").role, Role::Worker);
+    assert_eq!(view.running_tasks, Some(3));
 
-    let missing = format!("{managers}--- node\n--- inspect-failed\n");
-    let (seen, member) =
-        parse_swarm_view(&missing, &fixture("node-inspect-missing.stderr")).expect("parses");
-    assert_eq!((seen.len(), member), (2, None));
+    let missing = format!("{managers}--- node\n--- inspect-failed\n--- tasks 0\n");
+    let view = parse_swarm_view(&missing, &fixture("node-inspect-missing.stderr")).expect("parses");
+    assert_eq!(
+        (view.managers.len(), view.node, view.running_tasks),
+        (2, None, None)
+    );
 
-    let (seen, member) = parse_swarm_view(&managers, "").expect("parses");
-    assert_eq!((seen.len(), member), (2, None));
+    let view = parse_swarm_view(&managers, "").expect("parses");
+    assert_eq!((view.managers.len(), view.node), (2, None));
 
     let script = swarm_view(Some("abc123")).expect("safe");
     assert!(script.contains("echo '--- node'"), "{script}");
     assert!(script.contains("|| echo '--- inspect-failed'"), "{script}");
+    assert!(
+        script.contains("docker node ps 'abc123' --filter desired-state=running -q"),
+        "{script}"
+    );
     assert!(!swarm_view(None).expect("safe").contains("inspect"));
 }
 

@@ -1,8 +1,8 @@
 //! The launch planner's rules, one example each.
 
 use swarmhook::cluster::{
-    ClusterView, EngineState, InitClaim, JoinLease, ManagerRecord, ManagerStatus, NodeStatus, Role,
-    StoreRecord, Subject, SwarmMember, SwarmRecord,
+    Availability, ClusterView, EngineState, InitClaim, JoinLease, ManagerRecord, ManagerStatus,
+    NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
 };
 use swarmhook::plan::{next_launch_step, LaunchAction, LifecycleResult, Step};
 use swarmhook::settings::ClusterSettings;
@@ -20,8 +20,10 @@ fn view(role: Option<Role>, engine: EngineState) -> ClusterView {
             address: Some("10.0.1.9".into()),
             engine,
             membership: None,
+            running_tasks: None,
         },
         managers: vec![],
+        reported_by: None,
     }
 }
 
@@ -54,6 +56,7 @@ fn member(name: &str, role: Role, ready: bool) -> SwarmMember {
         } else {
             ManagerStatus::Unreachable
         }),
+        availability: Availability::Active,
     }
 }
 

@@ -114,3 +114,131 @@ fn an_instance_in_neither_group_is_abandoned() {
     assert_eq!(world.advance("stray"), Advance::Done);
     assert_eq!(world.completions["stray"], vec![LifecycleResult::Abandon]);
 }
+
+#[derive(Debug, Clone)]
+struct ScaleIn {
+    formed: Scenario,
+    /// Which managers leave (never all of them: the last one is held, as it must be).
+    leaving_managers: usize,
+    leaving_workers: usize,
+    /// Managers and workers launched while the others leave.
+    new_managers: usize,
+    new_workers: usize,
+    copies: Vec<usize>,
+    schedule: Vec<usize>,
+}
+
+fn scale_in() -> impl Strategy<Value = ScaleIn> {
+    scenario().prop_flat_map(|formed| {
+        let (m, w) = (formed.managers, formed.workers);
+        (0..m, 0..=w, 0usize..=2, 0usize..=2).prop_flat_map(move |(lm, lw, nm, nw)| {
+            let formed = formed.clone();
+            let n = lm + lw + nm + nw;
+            (
+                prop::collection::vec(1usize..=3, n),
+                prop::collection::vec(0usize..1000, 0..600),
+            )
+                .prop_map(move |(copies, schedule)| ScaleIn {
+                    formed: formed.clone(),
+                    leaving_managers: lm,
+                    leaving_workers: lw,
+                    new_managers: nm,
+                    new_workers: nw,
+                    copies,
+                    schedule,
+                })
+        })
+    })
+}
+
+/// A delivery: a terminate or a launch event of an instance.
+#[derive(Debug, Clone)]
+enum Delivery {
+    Terminate(String),
+    Launch(String),
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn scale_in_keeps_quorum_demotes_before_removing_and_completes_each_action_once(s in scale_in()) {
+        let mut world = run(&s.formed);
+        prop_assert!(world.violations.is_empty(), "{:?}", world.violations);
+        let managers: Vec<String> = (0..s.formed.managers).map(|i| format!("m{i}")).collect();
+        let workers: Vec<String> = (s.formed.managers..s.formed.managers + s.formed.workers)
+            .map(|i| format!("w{i}"))
+            .collect();
+        let leaving: Vec<String> = managers.iter().rev().take(s.leaving_managers)
+            .chain(workers.iter().take(s.leaving_workers))
+            .cloned()
+            .collect();
+        let mut deliveries = Vec::new();
+        let mut copies = s.copies.iter().copied();
+        for id in &leaving {
+            world.terminate(id);
+            for _ in 0..copies.next().unwrap_or(1) {
+                deliveries.push(Delivery::Terminate(id.clone()));
+            }
+        }
+        let mut joining = Vec::new();
+        for i in 0..s.new_managers + s.new_workers {
+            let (id, role) = if i < s.new_managers {
+                (format!("nm{i}"), Role::Manager)
+            } else {
+                (format!("nw{i}"), Role::Worker)
+            };
+            world.launch(&id, Some(role), 1);
+            for _ in 0..copies.next().unwrap_or(1) {
+                deliveries.push(Delivery::Launch(id.clone()));
+            }
+            joining.push((id, role));
+        }
+        let mut choices = s.schedule.iter().copied().chain((0..).map(|_| 0));
+        let mut rounds = 0;
+        while !deliveries.is_empty() && rounds < 40_000 {
+            rounds += 1;
+            let pick = choices.next().unwrap_or(0) % deliveries.len();
+            let advance = match &deliveries[pick] {
+                Delivery::Terminate(id) => world.advance_terminate(&id.clone()),
+                Delivery::Launch(id) => world.advance(&id.clone()),
+            };
+            match advance {
+                Advance::Continue => {}
+                Advance::Done => {
+                    deliveries.remove(pick);
+                }
+                Advance::Retry => {
+                    let d = deliveries.remove(pick);
+                    deliveries.push(d);
+                }
+            }
+        }
+        prop_assert!(deliveries.is_empty(), "deliveries left after {} rounds: {:?}", rounds, deliveries);
+        prop_assert!(world.violations.is_empty(), "{:?}", world.violations);
+        for id in &leaving {
+            prop_assert_eq!(world.terminations.get(id), Some(&vec![LifecycleResult::Continue]), "{}", id);
+        }
+        // The swarm is exactly who stayed and who came; the store lists its managers.
+        let mut members: Vec<String> = world.members.iter().map(|m| m.instance_id.clone()).collect();
+        members.sort();
+        let mut want: Vec<String> = managers.iter().chain(&workers)
+            .filter(|id| !leaving.contains(id))
+            .cloned()
+            .chain(joining.iter().map(|(id, _)| id.clone()))
+            .collect();
+        want.sort();
+        prop_assert_eq!(members, want);
+        let mut recorded: Vec<String> = world.store.managers.iter().map(|m| m.instance_id.clone()).collect();
+        recorded.sort();
+        let mut want_managers: Vec<String> = managers.iter()
+            .filter(|id| !leaving.contains(id))
+            .cloned()
+            .chain(joining.iter().filter(|(_, r)| *r == Role::Manager).map(|(id, _)| id.clone()))
+            .collect();
+        want_managers.sort();
+        prop_assert_eq!(recorded, want_managers);
+        prop_assert!(world.store.departures.is_empty(), "{:?}", world.store.departures);
+        prop_assert!(world.members.iter().all(|m| !m.left));
+    }
+}

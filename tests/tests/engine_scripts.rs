@@ -103,8 +103,9 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
             let script = engine::swarm_view(None)
                 .map_err(|e| swarmhook_lab_tests::LabError::Unexpected(e.to_string()))?;
             let out = lab.run_ok(first, &script).await?;
-            let (managers, _) = engine::parse_swarm_view(&out, "")
-                .map_err(|e| swarmhook_lab_tests::LabError::Unexpected(e.to_string()))?;
+            let managers = engine::parse_swarm_view(&out, "")
+                .map_err(|e| swarmhook_lab_tests::LabError::Unexpected(e.to_string()))?
+                .managers;
             let serving = managers.iter().filter(|m| m.is_serving()).count();
             Ok(((serving == 2).then_some(managers), out))
         },
@@ -114,13 +115,16 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
     let host = format!("ip-{}", worker_ip.replace('.', "-"));
     let viewed = lab.run(first, &engine::swarm_view(Some(&host))?).await?;
     assert_eq!(viewed.response_code, 0, "{}", viewed.stderr);
-    let (_, member) = engine::parse_swarm_view(&viewed.stdout, &viewed.stderr)?;
-    let member = member.ok_or_else(|| anyhow::anyhow!("the worker is not in the swarm"))?;
+    let view = engine::parse_swarm_view(&viewed.stdout, &viewed.stderr)?;
+    assert_eq!(view.running_tasks, Some(0), "{}", viewed.stdout);
+    let member = view
+        .node
+        .ok_or_else(|| anyhow::anyhow!("the worker is not in the swarm"))?;
     let absent = lab
         .run(first, &engine::swarm_view(Some("ip-10-200-99-99"))?)
         .await?;
     assert_eq!(
-        engine::parse_swarm_view(&absent.stdout, &absent.stderr)?.1,
+        engine::parse_swarm_view(&absent.stdout, &absent.stderr)?.node,
         None
     );
     assert_eq!(member.role, Role::Worker);

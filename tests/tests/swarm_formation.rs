@@ -106,6 +106,11 @@ async fn three_managers_and_three_workers_form_one_swarm_before_create_complete(
         "lab.log".into(),
         std::fs::read_to_string(run_dir.join("lab.log"))?,
     ));
+    // Each node's engine log too (the nodes are still up).
+    for id in &instances {
+        let path = run_dir.join("nodes").join(id).join("dockerd.log");
+        haystacks.push((path.display().to_string(), std::fs::read_to_string(&path)?));
+    }
     let commands = lab.ssm().list_commands().send().await?;
     let mut scripts = 0;
     for c in commands.commands() {

@@ -31,6 +31,9 @@ pub struct Config {
     /// The lifecycle queue: "not yet" shortens a message's visibility to `retry_seconds`.
     pub queue_url: String,
     pub retry_seconds: u64,
+    /// How long one delivery may look again in-process before "not yet" goes back to
+    /// the queue (0: at once).
+    pub wait_seconds: u64,
     /// Where a message that is not a lifecycle event goes at once (None: the queue's
     /// redrive moves it after its receives run out).
     pub dead_letter_url: Option<String>,
@@ -51,7 +54,8 @@ fn number(name: &'static str, default: u64, min: u64) -> Result<u64, ConfigError
             _ => Err(ConfigError::Invalid {
                 name,
                 value: v,
-                why: "must be a whole number, at least 1 (30 for a timeout)",
+                why:
+                    "must be a whole number, at least its minimum (1 for a count, 30 for a timeout)",
             }),
         },
     }
@@ -82,6 +86,7 @@ impl Config {
             hook_timeout_seconds: number("SWARMHOOK_HOOK_TIMEOUT_SECONDS", 600, 30)?,
             queue_url: required("SWARMHOOK_QUEUE_URL")?,
             retry_seconds: number("SWARMHOOK_RETRY_SECONDS", 10, 1)?,
+            wait_seconds: number("SWARMHOOK_WAIT_SECONDS", 8, 0)?,
             dead_letter_url: std::env::var("SWARMHOOK_DEAD_LETTER_URL")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),

@@ -1,9 +1,11 @@
 //! One SQS batch of lifecycle events: each record is handled on its own, and the ones
 //! that must come back are reported as batch item failures.
 
+use std::time::Duration;
+
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use swarmhook::events::{LifecycleTransition, QueuedMessage};
-use swarmhook::execute::{handle_launch, LaunchOutcome, Ports};
+use swarmhook::execute::{handle_launch, handle_terminate, Handled, Ports};
 use swarmhook::plan::LifecycleResult;
 use swarmhook::ports::{ActionRef, ClusterStore, Fleet, NodeEngine};
 
@@ -131,11 +133,8 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
             instance_id: d.ec2_instance_id.clone(),
             token: d.lifecycle_action_token.clone(),
         };
-        if d.lifecycle_transition != LifecycleTransition::Launching {
-            tracing::warn!(instance_id = %action.instance_id, "terminate actions are not handled by this version; the hook's default result applies");
-            return true;
-        }
-        if !d.enters_the_group() {
+        let launching = d.lifecycle_transition == LifecycleTransition::Launching;
+        if launching && !d.enters_the_group() {
             // A warm-pool launch: the instance does not join until it enters the group.
             return match self
                 .fleet
@@ -159,30 +158,45 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
             engine: &self.engine,
             fleet: &self.fleet,
         };
-        let outcome = handle_launch(
-            &ports,
-            &self.config.settings,
-            &self.config.tokens,
-            &action,
-            seconds_left,
-            now,
-        )
-        .await;
+        // "Not yet" is often a moment away (an engine starting, a join settling): look
+        // again in-process a few times, which costs fewer calls and far less time than a
+        // redelivery; then hand it back to the queue.
+        let mut waited = Duration::ZERO;
+        let mut pause = Duration::from_millis(500);
+        let outcome = loop {
+            let left = seconds_left.saturating_sub(waited.as_secs());
+            let (settings, tokens) = (&self.config.settings, &self.config.tokens);
+            let outcome = if launching {
+                handle_launch(&ports, settings, tokens, &action, left, now).await
+            } else {
+                let elapsed = elapsed + waited.as_secs();
+                handle_terminate(&ports, settings, tokens, &action, left, elapsed, now).await
+            };
+            let budget = Duration::from_secs(self.config.wait_seconds);
+            match outcome {
+                Ok(Handled::RetryLater { .. }) if waited + pause <= budget => {
+                    tokio::time::sleep(pause).await;
+                    waited += pause;
+                    pause += Duration::from_millis(500);
+                }
+                other => break other,
+            }
+        };
         match outcome {
-            Ok(LaunchOutcome::Completed { result, reason }) => {
+            Ok(Handled::Completed { result, reason }) => {
                 tracing::info!(instance_id = %action.instance_id, ?result, %reason, "lifecycle action completed");
                 true
             }
-            Ok(LaunchOutcome::Gone) => {
+            Ok(Handled::Gone) => {
                 tracing::info!(instance_id = %action.instance_id, "the action is no longer pending: nothing to do");
                 true
             }
-            Ok(LaunchOutcome::RetryLater { reason }) => {
+            Ok(Handled::RetryLater { reason }) => {
                 tracing::info!(instance_id = %action.instance_id, %reason, "retrying later");
                 false
             }
             Err(e) => {
-                tracing::error!(instance_id = %action.instance_id, error = %chain(&e), retryable = e.is_retryable(), "handling the launch failed");
+                tracing::error!(instance_id = %action.instance_id, error = %chain(&e), retryable = e.is_retryable(), launching, "handling the lifecycle action failed");
                 false
             }
         }

@@ -6,5 +6,5 @@ mod store_record;
 mod swarm;
 
 pub use observation::{ClusterView, EngineState, Subject};
-pub use store_record::{InitClaim, JoinLease, ManagerRecord, StoreRecord, SwarmRecord};
-pub use swarm::{ManagerStatus, NodeStatus, Role, SwarmMember};
+pub use store_record::{Departure, InitClaim, JoinLease, ManagerRecord, StoreRecord, SwarmRecord};
+pub use swarm::{Availability, ManagerStatus, NodeStatus, Role, SwarmMember};

@@ -34,6 +34,8 @@ pub struct Subject {
     pub engine: EngineState,
     /// The subject as a manager of the swarm reports it, if it is a member.
     pub membership: Option<SwarmMember>,
+    /// Tasks the swarm still wants running on the subject (known once it is a member).
+    pub running_tasks: Option<u32>,
 }
 
 /// Everything one step is planned from.
@@ -46,4 +48,6 @@ pub struct ClusterView {
     pub subject: Subject,
     /// The swarm's managers as one of them reports them (empty before the swarm exists).
     pub managers: Vec<SwarmMember>,
+    /// The instance of the manager that reported them (where swarm-wide commands run).
+    pub reported_by: Option<String>,
 }

@@ -21,6 +21,11 @@ pub struct StoreRecord {
     /// What the template asked for, as the `Custom::Swarm` resource last recorded it.
     #[serde(default)]
     pub spec: Option<SwarmSpec>,
+    /// Nodes on their way out, with the swarm node id to remove once they have left (the
+    /// engine no longer says it after `swarm leave`). For managers, the one membership
+    /// change under way.
+    #[serde(default)]
+    pub departures: Vec<Departure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +47,13 @@ pub struct SwarmRecord {
 pub struct ManagerRecord {
     pub instance_id: String,
     pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Departure {
+    pub instance_id: String,
+    pub node_id: String,
+    pub role: Role,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +84,12 @@ impl StoreRecord {
             .filter(|m| m.instance_id != instance_id)
             .map(|m| m.address.clone())
             .collect()
+    }
+
+    pub fn departure_of(&self, instance_id: &str) -> Option<&Departure> {
+        self.departures
+            .iter()
+            .find(|d| d.instance_id == instance_id)
     }
 
     pub fn has_manager(&self, instance_id: &str) -> bool {

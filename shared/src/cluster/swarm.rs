@@ -36,6 +36,15 @@ pub enum ManagerStatus {
     Unreachable,
 }
 
+/// Whether the swarm schedules tasks on a node (`docker node ls` AVAILABILITY).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Availability {
+    #[default]
+    Active,
+    Pause,
+    Drain,
+}
+
 /// One node as the swarm's managers see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SwarmMember {
@@ -44,6 +53,8 @@ pub struct SwarmMember {
     pub role: Role,
     pub status: NodeStatus,
     pub manager_status: Option<ManagerStatus>,
+    #[serde(default)]
+    pub availability: Availability,
 }
 
 impl SwarmMember {

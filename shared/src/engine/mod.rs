@@ -8,9 +8,9 @@ mod scripts;
 
 pub use parse::{
     parse_engine_state, parse_join_millis, parse_manager_list, parse_node_inspect,
-    parse_swarm_view, ParseError,
+    parse_swarm_view, ParseError, SwarmView,
 };
 pub use scripts::{
-    init_swarm, join_swarm, probe_engine, publish_tokens, rotate_tokens, swarm_view, ScriptError,
-    SCRIPT_VERSION,
+    demote_node, drain_node, init_swarm, join_swarm, leave_swarm, probe_engine, publish_tokens,
+    remove_node, rotate_tokens, swarm_view, ScriptError, SCRIPT_VERSION,
 };

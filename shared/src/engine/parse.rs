@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::cluster::{EngineState, ManagerStatus, NodeStatus, Role, SwarmMember};
+use crate::cluster::{Availability, EngineState, ManagerStatus, NodeStatus, Role, SwarmMember};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -90,6 +90,8 @@ struct NodeInspect {
 #[serde(rename_all = "PascalCase")]
 struct NodeSpec {
     role: String,
+    #[serde(default)]
+    availability: String,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +122,14 @@ fn role(s: &str, script: &'static str) -> Result<Role, ParseError> {
             script,
             reason: format!("role {other:?}"),
         }),
+    }
+}
+
+fn availability(s: &str) -> Availability {
+    match s.to_ascii_lowercase().as_str() {
+        "drain" => Availability::Drain,
+        "pause" => Availability::Pause,
+        _ => Availability::Active,
     }
 }
 
@@ -165,6 +175,7 @@ pub fn parse_node_inspect(
         node_id: node.id,
         hostname: node.description.hostname,
         role: role(&node.spec.role, "inspect-node")?,
+        availability: availability(&node.spec.availability),
         status: node_status(&node.status.state),
         manager_status: node.manager_status.and_then(|m| {
             if m.leader {
@@ -185,6 +196,8 @@ struct NodeLsLine {
     status: String,
     #[serde(default)]
     manager_status: String,
+    #[serde(default)]
+    availability: String,
 }
 
 /// `list_managers`' result.
@@ -203,6 +216,7 @@ pub fn parse_manager_list(stdout: &str) -> Result<Vec<SwarmMember>, ParseError> 
                 role: Role::Manager,
                 status: node_status(&n.status),
                 manager_status: manager_status(&n.manager_status),
+                availability: availability(&n.availability),
             })
         })
         .collect()
@@ -218,22 +232,42 @@ pub fn parse_join_millis(stdout: &str) -> Option<u64> {
     })
 }
 
-/// `swarm_view`'s result: the managers, and the named node (None when the swarm has no
-/// such node, or none was named).
-pub fn parse_swarm_view(
-    stdout: &str,
-    stderr: &str,
-) -> Result<(Vec<SwarmMember>, Option<SwarmMember>), ParseError> {
-    use super::scripts::{INSPECT_FAILED_MARKER, NODE_MARKER};
-    let (managers, node) = match stdout.split_once(&format!("{NODE_MARKER}\n")) {
-        Some((managers, node)) => (managers, Some(node)),
+/// `swarm_view`'s result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmView {
+    pub managers: Vec<SwarmMember>,
+    /// The named node; None when the swarm has no such node, or none was named.
+    pub node: Option<SwarmMember>,
+    /// Tasks the swarm wants running on the named node.
+    pub running_tasks: Option<u32>,
+}
+
+pub fn parse_swarm_view(stdout: &str, stderr: &str) -> Result<SwarmView, ParseError> {
+    use super::scripts::{INSPECT_FAILED_MARKER, NODE_MARKER, TASKS_MARKER};
+    let (managers, rest) = match stdout.split_once(&format!("{NODE_MARKER}\n")) {
+        Some((managers, rest)) => (managers, Some(rest)),
         None => (stdout, None),
     };
     let managers = parse_manager_list(managers)?;
-    let node = match node {
-        None => None,
-        Some(out) if out.contains(INSPECT_FAILED_MARKER) => parse_node_inspect(1, "", stderr)?,
-        Some(out) => parse_node_inspect(0, out, "")?,
+    let Some(rest) = rest else {
+        return Ok(SwarmView {
+            managers,
+            node: None,
+            running_tasks: None,
+        });
     };
-    Ok((managers, node))
+    let (inspected, tasks) = match rest.split_once(TASKS_MARKER) {
+        Some((inspected, tasks)) => (inspected, tasks.trim().parse::<u32>().ok()),
+        None => (rest, None),
+    };
+    let node = if inspected.contains(INSPECT_FAILED_MARKER) {
+        parse_node_inspect(1, "", stderr)?
+    } else {
+        parse_node_inspect(0, inspected, "")?
+    };
+    Ok(SwarmView {
+        managers,
+        running_tasks: node.as_ref().and(tasks),
+        node,
+    })
 }

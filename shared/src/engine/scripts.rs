@@ -44,9 +44,12 @@ pub fn probe_engine() -> String {
 pub const NODE_MARKER: &str = "--- node";
 /// Printed when `docker node inspect` failed (its error is on stderr).
 pub const INSPECT_FAILED_MARKER: &str = "--- inspect-failed";
+/// Precedes how many tasks the swarm wants running on the named node.
+pub const TASKS_MARKER: &str = "--- tasks ";
 
 /// On a manager, in one command: the swarm's managers (one JSON line each) and, when a
-/// node is named (by id or hostname), that node as `docker node inspect` JSON.
+/// node is named (by id or hostname), that node as `docker node inspect` JSON and how
+/// many tasks the swarm wants running on it.
 pub fn swarm_view(node: Option<&str>) -> Result<String, ScriptError> {
     let mut script = header("swarm-view")
         + "docker node ls --filter role=manager --format '{{json .}}' || exit 7\n";
@@ -55,6 +58,9 @@ pub fn swarm_view(node: Option<&str>) -> Result<String, ScriptError> {
         script += &format!("echo '{NODE_MARKER}'\n");
         script += &format!(
             "docker node inspect '{node}' --format '{{{{json .}}}}' || echo '{INSPECT_FAILED_MARKER}'\n"
+        );
+        script += &format!(
+            "echo \"{TASKS_MARKER}$(docker node ps '{node}' --filter desired-state=running -q 2>/dev/null | wc -l)\"\n"
         );
     }
     Ok(script)
@@ -136,4 +142,35 @@ pub fn rotate_tokens(
         + "docker swarm join-token --rotate -q worker >/dev/null || exit 6\n"
         + "docker swarm join-token --rotate -q manager >/dev/null || exit 6\n"
         + body)
+}
+
+/// On a manager: makes the node a worker (it leaves the Raft group). Idempotent.
+pub fn demote_node(node_id: &str) -> Result<String, ScriptError> {
+    let node = safe("node", node_id, &[])?;
+    Ok(
+        header("demote-node")
+            + &format!("docker node demote '{node}' >/dev/null && echo demoted\n"),
+    )
+}
+
+/// On a manager: no new tasks on the node, and its tasks move elsewhere. Idempotent.
+pub fn drain_node(node_id: &str) -> Result<String, ScriptError> {
+    let node = safe("node", node_id, &[])?;
+    Ok(header("drain-node")
+        + &format!("docker node update --availability drain '{node}' >/dev/null && echo drained\n"))
+}
+
+/// On the leaving node: leaves the swarm (a worker by now), unless it is out already.
+pub fn leave_swarm() -> String {
+    header("leave-swarm")
+        + "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
+        + "if [ \"$state\" = inactive ]; then echo already-inactive; exit 0; fi\n"
+        + "docker swarm leave >/dev/null && echo left\n"
+}
+
+/// On a manager: removes a node that is down. Without `--force`, the swarm refuses a
+/// node that is not down, which is what is wanted.
+pub fn remove_node(node_id: &str) -> Result<String, ScriptError> {
+    let node = safe("node", node_id, &[])?;
+    Ok(header("remove-node") + &format!("docker node rm '{node}' >/dev/null && echo removed\n"))
 }

@@ -1,14 +1,13 @@
 //! A launch lifecycle action, handled to its end or to "not yet".
 
-use crate::cluster::{InitClaim, JoinLease, ManagerRecord, Role, SwarmRecord};
-use crate::engine::{self, ParseError, ScriptError};
+use crate::cluster::Role;
+use crate::engine::{ParseError, ScriptError};
 use crate::plan::{next_launch_step, LaunchAction, LifecycleResult, Step};
-use crate::ports::{
-    ActionOutcome, ActionRef, ClusterStore, Fleet, NodeEngine, PortError, WriteOutcome,
-};
+use crate::ports::{ActionOutcome, ActionRef, ClusterStore, Fleet, NodeEngine, PortError};
 use crate::settings::ClusterSettings;
 
 use super::observe::observe;
+use super::perform::{perform, step_name};
 
 /// Where each role's join token lives (its parameter name).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +39,7 @@ impl TokenParameters {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LaunchOutcome {
+pub enum Handled {
     /// The lifecycle action was completed with this result.
     Completed {
         result: LifecycleResult,
@@ -109,7 +108,7 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
     action: &ActionRef,
     seconds_left: u64,
     now: impl Fn() -> u64,
-) -> Result<LaunchOutcome, ExecuteError> {
+) -> Result<Handled, ExecuteError> {
     let Ports {
         store,
         engine: engine_port,
@@ -117,7 +116,7 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
     } = *ports;
     let Some(facts) = fleet.describe(&action.instance_id).await? else {
         tracing::info!("the instance is gone");
-        return Ok(LaunchOutcome::Gone);
+        return Ok(Handled::Gone);
     };
     let launch = LaunchAction {
         instance_id: action.instance_id.clone(),
@@ -135,108 +134,7 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
         .await?;
         let step = next_launch_step(&view, &launch);
         tracing::info!(step = step_name(&step), "next step");
-        let mut record = view.store.clone();
-        record.generation = view.store.generation + 1;
-        let expected = view.store.generation;
         match step {
-            Step::ClaimInit { instance_id, .. } => {
-                record.init_claim = Some(InitClaim {
-                    instance_id,
-                    generation: record.generation,
-                    claimed_at: view.now,
-                });
-                save(store, &record, expected).await?;
-            }
-            Step::InitSwarm {
-                instance_id,
-                advertise_address,
-            } => {
-                run(
-                    engine_port,
-                    &instance_id,
-                    &engine::init_swarm(&advertise_address)?,
-                )
-                .await?;
-            }
-            Step::RecordSwarm {
-                instance_id,
-                address,
-                cluster_id,
-                claim_generation,
-                ..
-            } => {
-                let claim_holds = record
-                    .init_claim
-                    .as_ref()
-                    .is_some_and(|c| c.generation == claim_generation);
-                if claim_holds && record.swarm.is_none() {
-                    record.swarm = Some(SwarmRecord {
-                        cluster_id,
-                        tokens_published: false,
-                    });
-                    record.managers.push(ManagerRecord {
-                        instance_id,
-                        address,
-                    });
-                    save(store, &record, expected).await?;
-                }
-            }
-            Step::PublishTokens { instance_id, .. } => {
-                let script = engine::publish_tokens(&tokens.worker, &tokens.manager)?;
-                if run(engine_port, &instance_id, &script).await? {
-                    if let Some(swarm) = record.swarm.as_mut() {
-                        swarm.tokens_published = true;
-                    }
-                    save(store, &record, expected).await?;
-                }
-            }
-            Step::AcquireLease {
-                instance_id,
-                role,
-                expires_at,
-                ..
-            } => {
-                record.leases.retain(|l| l.instance_id != instance_id);
-                record.leases.push(JoinLease {
-                    instance_id,
-                    role,
-                    expires_at,
-                });
-                save(store, &record, expected).await?;
-            }
-            Step::Join {
-                instance_id,
-                role,
-                managers,
-            } => {
-                let script = engine::join_swarm(role, tokens.for_role(role), &managers)?;
-                if let Some(out) = engine_port.run(&instance_id, &script).await? {
-                    match engine::parse_join_millis(&out.stdout) {
-                        Some(raw_join_ms) => tracing::info!(raw_join_ms, "the engine joined"),
-                        None if out.exit_code != 0 => {
-                            tracing::warn!(exit_code = out.exit_code, stderr = %out.stderr.trim(), "the join failed")
-                        }
-                        None => {}
-                    }
-                }
-            }
-            Step::RecordManager {
-                instance_id,
-                address,
-                ..
-            } => {
-                if !record.has_manager(&instance_id) {
-                    record.managers.push(ManagerRecord {
-                        instance_id,
-                        address,
-                    });
-                }
-                save(store, &record, expected).await?;
-            }
-            Step::ReleaseLease { instance_id, .. } => {
-                record.leases.retain(|l| l.instance_id != instance_id);
-                save(store, &record, expected).await?;
-            }
             Step::Complete { result, reason } => {
                 tracing::info!(?result, %reason, "completing the lifecycle action");
                 let outcome = fleet.complete(action, result).await?;
@@ -245,65 +143,42 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
                 if let (LifecycleResult::Continue, Some(role)) = (result, facts.role) {
                     fleet.signal_ready(&action.instance_id, role).await?;
                 }
-                return Ok(match outcome {
-                    ActionOutcome::Done => LaunchOutcome::Completed { result, reason },
-                    ActionOutcome::NotPending => LaunchOutcome::Gone,
-                });
+                return Ok(completed(outcome, result, reason));
             }
             Step::RetryLater { reason, heartbeat } => {
-                if heartbeat && fleet.heartbeat(action).await? == ActionOutcome::NotPending {
-                    return Ok(LaunchOutcome::Gone);
-                }
-                tracing::info!(%reason, heartbeat, "not yet");
-                return Ok(LaunchOutcome::RetryLater { reason });
+                return not_yet(fleet, action, reason, heartbeat).await;
             }
+            other => perform(store, engine_port, tokens, &view, other).await?,
         }
     }
-    Ok(LaunchOutcome::RetryLater {
+    Ok(Handled::RetryLater {
         reason: format!("no end after {MAX_STEPS} steps; continuing on the next delivery"),
     })
 }
 
-pub(super) async fn save<S: ClusterStore>(
-    store: &S,
-    record: &crate::cluster::StoreRecord,
-    expected: u64,
-) -> Result<(), ExecuteError> {
-    if store.save(record, expected).await? == WriteOutcome::Conflict {
-        tracing::info!(expected, "lost a write race; observing again");
-    }
-    Ok(())
-}
-
-/// Runs a script; true when it exited 0. A failure is logged (its stderr carries no
-/// token: the scripts redact it) and the next observation decides what it meant.
-async fn run<E: NodeEngine>(
-    engine_port: &E,
-    instance_id: &str,
-    script: &str,
-) -> Result<bool, ExecuteError> {
-    match engine_port.run(instance_id, script).await? {
-        None => Ok(false),
-        Some(out) if out.exit_code == 0 => Ok(true),
-        Some(out) => {
-            let first_line = script.lines().next().unwrap_or_default();
-            tracing::warn!(exit_code = out.exit_code, script = first_line, stderr = %out.stderr.trim(), "a node script failed");
-            Ok(false)
-        }
+/// What a completion attempt came to.
+pub(super) fn completed(
+    outcome: ActionOutcome,
+    result: LifecycleResult,
+    reason: String,
+) -> Handled {
+    match outcome {
+        ActionOutcome::Done => Handled::Completed { result, reason },
+        ActionOutcome::NotPending => Handled::Gone,
     }
 }
 
-fn step_name(step: &Step) -> &'static str {
-    match step {
-        Step::ClaimInit { .. } => "claim-init",
-        Step::InitSwarm { .. } => "init-swarm",
-        Step::RecordSwarm { .. } => "record-swarm",
-        Step::PublishTokens { .. } => "publish-tokens",
-        Step::AcquireLease { .. } => "acquire-lease",
-        Step::Join { .. } => "join",
-        Step::RecordManager { .. } => "record-manager",
-        Step::ReleaseLease { .. } => "release-lease",
-        Step::Complete { .. } => "complete",
-        Step::RetryLater { .. } => "retry-later",
+/// "Not yet": heartbeat first if asked (Gone if the action is over), then hand the
+/// event back.
+pub(super) async fn not_yet<F: Fleet>(
+    fleet: &F,
+    action: &ActionRef,
+    reason: String,
+    heartbeat: bool,
+) -> Result<Handled, ExecuteError> {
+    if heartbeat && fleet.heartbeat(action).await? == ActionOutcome::NotPending {
+        return Ok(Handled::Gone);
     }
+    tracing::info!(%reason, heartbeat, "not yet");
+    Ok(Handled::RetryLater { reason })
 }

@@ -3,7 +3,10 @@
 
 mod launch;
 mod observe;
+mod perform;
 mod resource;
+mod terminate;
 
-pub use launch::{handle_launch, ExecuteError, LaunchOutcome, Ports, TokenParameters};
+pub use launch::{handle_launch, ExecuteError, Handled, Ports, TokenParameters};
 pub use resource::{record_spec, remove_cluster, rotate_tokens, Rotation};
+pub use terminate::handle_terminate;

@@ -25,27 +25,43 @@ pub(super) async fn observe<S: ClusterStore, E: NodeEngine>(
         None => EngineState::Unreachable,
         Some(out) => engine::parse_engine_state(out.exit_code, &out.stdout)?,
     };
-    let mut managers = Vec::new();
-    let mut membership = None;
+    let mut view = None;
+    let mut reported_by = None;
     if record.swarm.is_some() {
-        // Ask the recorded managers in turn; the first that answers reports the swarm
-        // and, in the same command, the subject's membership.
+        // The subject by the id its engine gives, or, once it has left (or stopped
+        // answering), by the id recorded when it began to leave.
         let node_id = match &engine_state {
-            EngineState::Active { node_id, .. } => Some(node_id.as_str()),
-            _ => None,
+            EngineState::Active { node_id, .. } => Some(node_id.clone()),
+            _ => record.departure_of(instance_id).map(|d| d.node_id.clone()),
         };
-        let script = engine::swarm_view(node_id)?;
-        for manager in &record.managers {
-            let Some(out) = engine_port.run(&manager.instance_id, &script).await? else {
+        let script = engine::swarm_view(node_id.as_deref())?;
+        // Ask the recorded managers in turn, the subject last (it may be on its way
+        // out); the first that answers reports the swarm and the subject in one command.
+        let mut managers: Vec<&str> = record
+            .managers
+            .iter()
+            .map(|m| m.instance_id.as_str())
+            .filter(|m| *m != instance_id)
+            .collect();
+        if record.has_manager(instance_id) {
+            managers.push(instance_id);
+        }
+        for manager in managers {
+            let Some(out) = engine_port.run(manager, &script).await? else {
                 continue;
             };
             if out.exit_code != 0 {
                 continue;
             }
-            (managers, membership) = engine::parse_swarm_view(&out.stdout, &out.stderr)?;
+            view = Some(engine::parse_swarm_view(&out.stdout, &out.stderr)?);
+            reported_by = Some(manager.to_owned());
             break;
         }
     }
+    let (managers, membership, running_tasks) = match view {
+        Some(v) => (v.managers, v.node, v.running_tasks),
+        None => (Vec::new(), None, None),
+    };
     Ok(ClusterView {
         now,
         settings: settings.clone(),
@@ -56,7 +72,9 @@ pub(super) async fn observe<S: ClusterStore, E: NodeEngine>(
             address: facts.address.clone(),
             engine: engine_state,
             membership,
+            running_tasks,
         },
         managers,
+        reported_by,
     })
 }

@@ -126,6 +126,16 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
             if store.other_leases(&id, Role::Manager, view.now) > 0 {
                 return retry(view, action, "another manager is joining: one at a time");
             }
+            if let Some(d) = store.departures.iter().find(|d| d.role == Role::Manager) {
+                return retry(
+                    view,
+                    action,
+                    format!(
+                        "manager {} is leaving: one membership change at a time",
+                        d.instance_id
+                    ),
+                );
+            }
             if let Some(m) = view.managers.iter().find(|m| {
                 m.status != NodeStatus::Ready
                     || m.manager_status == Some(ManagerStatus::Unreachable)

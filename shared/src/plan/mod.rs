@@ -7,6 +7,8 @@
 
 mod launch;
 mod step;
+mod terminate;
 
 pub use launch::{next_launch_step, LaunchAction};
 pub use step::{LifecycleResult, Step};
+pub use terminate::{next_terminate_step, quorum_allows_removal, TerminateAction};

@@ -63,6 +63,29 @@ pub enum Step {
         instance_id: String,
         expected_generation: u64,
     },
+    /// Note that the instance is leaving, with its node id (a manager's departure is the
+    /// one manager membership change under way).
+    RecordDeparture {
+        instance_id: String,
+        node_id: String,
+        role: Role,
+        expected_generation: u64,
+    },
+    /// On manager `via`: `docker node demote <node>`.
+    Demote { via: String, node_id: String },
+    /// On manager `via`: `docker node update --availability drain <node>`.
+    Drain { via: String, node_id: String },
+    /// On the leaving node: `docker swarm leave`.
+    Leave { instance_id: String },
+    /// On manager `via`: `docker node rm <node>`, once the swarm reports it down (never
+    /// `--force`: a node that is not down is not removed).
+    RemoveNode { via: String, node_id: String },
+    /// The node is out of the swarm: drop its departure, its manager address and any
+    /// lease it held.
+    Forget {
+        instance_id: String,
+        expected_generation: u64,
+    },
     /// Terminal: complete the lifecycle action.
     Complete {
         result: LifecycleResult,

@@ -1,15 +1,19 @@
 //! An in-memory cluster for testing the pure planner: a store with conditional writes,
 //! engines that come up after a while, and a swarm whose new members become Ready one
 //! observation after they join. Deliveries of lifecycle events advance one step at a
-//! time, in whatever order the test chooses. It records what the invariants need.
+//! time, in whatever order the test chooses. Terminations go through the terminate
+//! planner against the same swarm, whose managers only change membership while a
+//! majority of them serve. It records what the invariants need.
 
 use std::collections::BTreeMap;
 
 use swarmhook::cluster::{
-    ClusterView, EngineState, InitClaim, JoinLease, ManagerRecord, ManagerStatus, NodeStatus, Role,
-    StoreRecord, Subject, SwarmMember, SwarmRecord,
+    Availability, ClusterView, Departure, EngineState, InitClaim, JoinLease, ManagerRecord,
+    ManagerStatus, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
 };
-use swarmhook::plan::{next_launch_step, LaunchAction, LifecycleResult, Step};
+use swarmhook::plan::{
+    next_launch_step, next_terminate_step, LaunchAction, LifecycleResult, Step, TerminateAction,
+};
 use swarmhook::settings::ClusterSettings;
 
 #[derive(Debug, Clone)]
@@ -29,6 +33,9 @@ pub struct Member {
     pub cluster_id: String,
     /// The swarm reports the member Ready from this tick on.
     pub ready_at: u64,
+    pub availability: Availability,
+    /// It left the swarm (`swarm leave`): the swarm reports it Down until it is removed.
+    pub left: bool,
 }
 
 impl Member {
@@ -47,6 +54,9 @@ pub struct World {
     pub inits: Vec<String>,
     pub pending: BTreeMap<String, ()>,
     pub completions: BTreeMap<String, Vec<LifecycleResult>>,
+    /// Terminate actions waiting, with the tick each began.
+    pub leaving: BTreeMap<String, u64>,
+    pub terminations: BTreeMap<String, Vec<LifecycleResult>>,
     pub violations: Vec<String>,
     pub max_workers_joining: usize,
     next_cluster: u32,
@@ -88,12 +98,14 @@ impl World {
     }
 
     fn member_view(&self, m: &Member) -> SwarmMember {
-        let ready = m.ready(self.now);
+        let ready = m.ready(self.now) && !m.left;
         SwarmMember {
             node_id: format!("node-{}", m.instance_id),
             hostname: format!("host-{}", m.instance_id),
             role: m.role,
-            status: if ready {
+            status: if m.left {
+                NodeStatus::Down
+            } else if ready {
                 NodeStatus::Ready
             } else {
                 NodeStatus::Unknown
@@ -103,6 +115,7 @@ impl World {
                 (Role::Manager, true) => Some(ManagerStatus::Reachable),
                 (Role::Manager, false) => Some(ManagerStatus::Unreachable),
             },
+            availability: m.availability,
         }
     }
 
@@ -115,17 +128,39 @@ impl World {
         }
         let node = node.clone();
         let cluster = self.store.swarm.as_ref().map(|s| s.cluster_id.clone());
-        let membership = self
-            .members
+        // As the real observation: the recorded managers are asked in turn (the subject
+        // last), and the first that is a manager of the swarm answers.
+        let mut asked: Vec<String> = self
+            .store
+            .managers
             .iter()
-            .find(|m| m.instance_id == instance_id && Some(&m.cluster_id) == cluster.as_ref())
-            .map(|m| self.member_view(m));
-        let managers = self
-            .members
-            .iter()
-            .filter(|m| m.role == Role::Manager && Some(&m.cluster_id) == cluster.as_ref())
-            .map(|m| self.member_view(m))
+            .map(|m| m.instance_id.clone())
+            .filter(|m| m != instance_id)
             .collect();
+        if self.store.has_manager(instance_id) {
+            asked.push(instance_id.to_owned());
+        }
+        let reported_by = asked.into_iter().find(|m| {
+            self.members
+                .iter()
+                .any(|x| &x.instance_id == m && x.role == Role::Manager && !x.left)
+        });
+        let (membership, managers) = if reported_by.is_some() {
+            let membership = self
+                .members
+                .iter()
+                .find(|m| m.instance_id == instance_id && Some(&m.cluster_id) == cluster.as_ref())
+                .map(|m| self.member_view(m));
+            let managers = self
+                .members
+                .iter()
+                .filter(|m| m.role == Role::Manager && Some(&m.cluster_id) == cluster.as_ref())
+                .map(|m| self.member_view(m))
+                .collect();
+            (membership, managers)
+        } else {
+            (None, Vec::new())
+        };
         ClusterView {
             now: self.now,
             settings: self.settings.clone(),
@@ -135,9 +170,11 @@ impl World {
                 role: node.role,
                 address: Some(node.address.clone()),
                 engine: node.engine.clone(),
+                running_tasks: membership.as_ref().map(|_| 0),
                 membership,
             },
             managers,
+            reported_by,
         }
     }
 
@@ -154,6 +191,52 @@ impl World {
         };
         let step = next_launch_step(&view, &action);
         self.execute(instance_id, step)
+    }
+
+    /// The group begins terminating `instance_id` (its terminate hook waits).
+    pub fn terminate(&mut self, instance_id: &str) {
+        self.leaving.insert(instance_id.to_owned(), self.now);
+    }
+
+    /// One observe → plan → execute round for a delivery of `instance_id`'s terminate
+    /// event.
+    pub fn advance_terminate(&mut self, instance_id: &str) -> Advance {
+        let Some(began) = self.leaving.get(instance_id).copied() else {
+            return Advance::Done;
+        };
+        let view = self.observe(instance_id);
+        let action = TerminateAction {
+            instance_id: instance_id.to_owned(),
+            seconds_left: 3_600,
+            elapsed_seconds: self.now - began,
+        };
+        let step = next_terminate_step(&view, &action);
+        self.execute(instance_id, step)
+    }
+
+    /// Managers of the swarm that have not left, and how many of them serve.
+    fn raft(&self) -> (usize, usize) {
+        let now = self.now;
+        let managers: Vec<&Member> = self
+            .members
+            .iter()
+            .filter(|m| m.role == Role::Manager && !m.left)
+            .collect();
+        let serving = managers.iter().filter(|m| m.ready(now)).count();
+        (managers.len(), serving)
+    }
+
+    fn member_by_node(&mut self, node_id: &str) -> Option<&mut Member> {
+        self.members
+            .iter_mut()
+            .find(|m| format!("node-{}", m.instance_id) == node_id)
+    }
+
+    /// Whether `via` can run swarm-wide commands (it is a manager of the swarm).
+    fn is_manager(&self, via: &str) -> bool {
+        self.members
+            .iter()
+            .any(|m| m.instance_id == via && m.role == Role::Manager && !m.left)
     }
 
     fn write(&mut self, expected: u64) -> bool {
@@ -194,6 +277,8 @@ impl World {
                         role: Role::Manager,
                         cluster_id,
                         ready_at: self.now,
+                        availability: Availability::Active,
+                        left: false,
                     });
                 }
             }
@@ -300,6 +385,8 @@ impl World {
                         role,
                         cluster_id: swarm.cluster_id,
                         ready_at: self.now + 3,
+                        availability: Availability::Active,
+                        left: false,
                     });
                 }
             }
@@ -322,6 +409,130 @@ impl World {
                 if self.write(expected_generation) {
                     self.store.leases.retain(|l| l.instance_id != instance_id);
                 }
+            }
+            Step::RecordDeparture {
+                instance_id,
+                node_id,
+                role,
+                expected_generation,
+            } => {
+                if self.write(expected_generation)
+                    && self.store.departure_of(&instance_id).is_none()
+                {
+                    self.store.departures.push(Departure {
+                        instance_id,
+                        node_id,
+                        role,
+                    });
+                }
+            }
+            Step::Demote { via, node_id } => {
+                if !self.is_manager(&via) {
+                    return Advance::Continue; // the command fails on a non-manager
+                }
+                let (managers, serving) = self.raft();
+                let leaving_serves = self.members.iter().any(|m| {
+                    format!("node-{}", m.instance_id) == node_id && m.ready(self.now) && !m.left
+                });
+                let others_serving = serving - usize::from(leaving_serves);
+                if serving * 2 <= managers {
+                    return Advance::Continue; // no quorum: the demotion cannot commit
+                }
+                if others_serving * 2 < managers || managers <= 1 {
+                    self.violations.push(format!(
+                        "demoting {node_id} leaves {others_serving} serving of {} managers",
+                        managers - 1
+                    ));
+                }
+                if let Some(m) = self.member_by_node(&node_id) {
+                    m.role = Role::Worker;
+                    let id = m.instance_id.clone();
+                    if let Some(n) = self.nodes.get_mut(&id) {
+                        if let EngineState::Active { node_id, .. } = &n.engine {
+                            n.engine = EngineState::Active {
+                                node_id: node_id.clone(),
+                                cluster_id: None,
+                                is_manager: false,
+                            };
+                        }
+                    }
+                }
+            }
+            Step::Drain { via, node_id } => {
+                if self.is_manager(&via) {
+                    if let Some(m) = self.member_by_node(&node_id) {
+                        m.availability = Availability::Drain;
+                    }
+                }
+            }
+            Step::Leave { instance_id } => {
+                if let Some(m) = self
+                    .members
+                    .iter_mut()
+                    .find(|m| m.instance_id == instance_id)
+                {
+                    if m.role == Role::Manager {
+                        self.violations
+                            .push(format!("manager {instance_id} left without being demoted"));
+                    }
+                    m.left = true;
+                }
+                if let Some(n) = self.nodes.get_mut(&instance_id) {
+                    n.engine = EngineState::Inactive;
+                }
+            }
+            Step::RemoveNode { via, node_id } => {
+                if self.is_manager(&via) {
+                    let down = self
+                        .members
+                        .iter()
+                        .find(|m| format!("node-{}", m.instance_id) == node_id)
+                        .map(|m| (m.left, m.role));
+                    match down {
+                        Some((true, Role::Manager)) => self
+                            .violations
+                            .push(format!("manager {node_id} removed without being demoted")),
+                        Some((true, Role::Worker)) => self
+                            .members
+                            .retain(|m| format!("node-{}", m.instance_id) != node_id),
+                        _ => {} // not down: the swarm refuses
+                    }
+                }
+            }
+            Step::Forget {
+                instance_id,
+                expected_generation,
+            } => {
+                if self.write(expected_generation) {
+                    self.store
+                        .departures
+                        .retain(|d| d.instance_id != instance_id);
+                    self.store.managers.retain(|m| m.instance_id != instance_id);
+                    self.store.leases.retain(|l| l.instance_id != instance_id);
+                }
+            }
+            Step::Complete { result, .. } if self.leaving.contains_key(subject) => {
+                if self.members.iter().any(|m| m.instance_id == subject) {
+                    self.violations.push(format!(
+                        "{subject} completed its termination while still in the swarm"
+                    ));
+                }
+                if self.store.has_manager(subject) || self.store.departure_of(subject).is_some() {
+                    self.violations.push(format!(
+                        "{subject} completed its termination before the store forgot it"
+                    ));
+                }
+                self.leaving.remove(subject);
+                self.terminations
+                    .entry(subject.to_owned())
+                    .or_default()
+                    .push(result);
+                // The machine goes.
+                if let Some(n) = self.nodes.get_mut(subject) {
+                    n.engine = EngineState::Unreachable;
+                    n.boot_delay = u32::MAX;
+                }
+                return Advance::Done;
             }
             Step::Complete { result, .. } => {
                 let now = self.now;

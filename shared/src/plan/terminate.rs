@@ -1,0 +1,177 @@
+//! A terminating instance: leave the swarm cleanly before the cloud takes the machine,
+//! and never at the cost of the managers' quorum.
+//!
+//! A worker is drained (its tasks get `drain_seconds` to move), leaves, and is removed
+//! once the swarm reports it down. A manager is first demoted, by another manager, one
+//! membership change at a time and only while the managers left keep a majority; a
+//! manager whose removal would break quorum is held (with heartbeats) until that is
+//! safe, e.g. until its replacement has joined. The store is brought up to date before
+//! the action is completed.
+
+use serde::{Deserialize, Serialize};
+
+use super::{LifecycleResult, Step};
+use crate::cluster::{Availability, ClusterView, EngineState, NodeStatus, Role, SwarmMember};
+
+/// The terminate lifecycle action an event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminateAction {
+    pub instance_id: String,
+    /// Seconds left before the hook's heartbeat timeout applies its default result.
+    pub seconds_left: u64,
+    /// Seconds since the termination began (the event's time).
+    pub elapsed_seconds: u64,
+}
+
+fn retry(view: &ClusterView, action: &TerminateAction, reason: impl Into<String>) -> Step {
+    Step::RetryLater {
+        reason: reason.into(),
+        heartbeat: action.seconds_left <= view.settings.heartbeat_margin_seconds,
+    }
+}
+
+fn proceed(reason: impl Into<String>) -> Step {
+    Step::Complete {
+        result: LifecycleResult::Continue,
+        reason: reason.into(),
+    }
+}
+
+/// Whether `leaving` may stop being a manager now: the demotion can commit (a majority
+/// of the current managers serve, counting it while it serves) and the managers left
+/// keep a majority of their own.
+pub fn quorum_allows_removal(managers: &[SwarmMember], leaving: &SwarmMember) -> bool {
+    let total = managers.len().max(1);
+    let serving = managers.iter().filter(|m| m.is_serving()).count();
+    let others_serving = managers
+        .iter()
+        .filter(|m| m.node_id != leaving.node_id && m.is_serving())
+        .count();
+    let after = total.saturating_sub(1);
+    after >= 1 && serving > total / 2 && others_serving > after / 2
+}
+
+/// The next step for a terminating instance.
+pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step {
+    let subject = &view.subject;
+    let id = subject.instance_id.clone();
+    let store = &view.store;
+    let Some(role) = subject.role else {
+        return proceed(format!(
+            "{id} is in neither group of this cluster: nothing to remove"
+        ));
+    };
+    if store.swarm.is_none() {
+        return proceed(format!("there is no swarm yet: {id} has nothing to leave"));
+    }
+    let departure = store.departure_of(&id);
+    let engine_in_swarm = matches!(subject.engine, EngineState::Active { .. });
+    let Some(member) = &subject.membership else {
+        if view.reported_by.is_none() && (engine_in_swarm || departure.is_some()) {
+            return retry(
+                view,
+                action,
+                format!("no manager answers: {id} cannot be removed yet"),
+            );
+        }
+        let leases = store.leases.iter().any(|l| l.instance_id == id);
+        if departure.is_some() || store.has_manager(&id) || leases {
+            return Step::Forget {
+                instance_id: id,
+                expected_generation: store.generation,
+            };
+        }
+        return proceed(format!("{id} is not in the swarm"));
+    };
+    let leaving_manager = role == Role::Manager || member.role == Role::Manager;
+    let via_other = view.reported_by.clone().filter(|m| *m != id);
+
+    if departure.is_none() {
+        if leaving_manager {
+            if let Some(other) = store
+                .departures
+                .iter()
+                .find(|d| d.role == Role::Manager && d.instance_id != id)
+            {
+                return retry(
+                    view,
+                    action,
+                    format!(
+                        "manager {} is leaving: one membership change at a time",
+                        other.instance_id
+                    ),
+                );
+            }
+            if store.other_leases(&id, Role::Manager, view.now) > 0 {
+                return retry(
+                    view,
+                    action,
+                    "a manager is joining: one membership change at a time",
+                );
+            }
+            if member.role == Role::Manager && !quorum_allows_removal(&view.managers, member) {
+                return retry(
+                    view,
+                    action,
+                    format!(
+                        "removing manager {id} now would lose the managers' quorum: holding it until another manager serves"
+                    ),
+                );
+            }
+        }
+        return Step::RecordDeparture {
+            instance_id: id,
+            node_id: member.node_id.clone(),
+            role,
+            expected_generation: store.generation,
+        };
+    }
+
+    if member.role == Role::Manager {
+        return match via_other {
+            Some(via) => Step::Demote {
+                via,
+                node_id: member.node_id.clone(),
+            },
+            None => retry(
+                view,
+                action,
+                format!("no other manager answers to demote {id}"),
+            ),
+        };
+    }
+    let Some(via) = via_other else {
+        return retry(view, action, format!("no manager answers to remove {id}"));
+    };
+    if member.status == NodeStatus::Ready && member.availability != Availability::Drain {
+        return Step::Drain {
+            via,
+            node_id: member.node_id.clone(),
+        };
+    }
+    let tasks = subject.running_tasks.unwrap_or(0);
+    if member.status == NodeStatus::Ready
+        && tasks > 0
+        && action.elapsed_seconds < view.settings.drain_seconds
+    {
+        return retry(
+            view,
+            action,
+            format!("{id}: waiting for {tasks} tasks to move"),
+        );
+    }
+    if engine_in_swarm {
+        return Step::Leave { instance_id: id };
+    }
+    if member.status != NodeStatus::Down {
+        return retry(
+            view,
+            action,
+            format!("waiting for the swarm to see {id} down"),
+        );
+    }
+    Step::RemoveNode {
+        via,
+        node_id: member.node_id.clone(),
+    }
+}

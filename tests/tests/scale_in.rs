@@ -1,0 +1,218 @@
+//! Scale-in through the product: the terminate hook drains, demotes and removes each
+//! leaving node before its machine goes, and the managers keep their quorum.
+
+use std::time::Duration;
+
+use aws_sdk_autoscaling::types::LifecycleState;
+use serde_json::Value;
+use swarmhook_lab_tests::product::{Product, ProductSpec};
+use swarmhook_lab_tests::{wait, Lab, LabError};
+
+/// The lab's completions of terminate actions, by instance.
+async fn terminations(lab: &Lab) -> Result<Vec<Value>, LabError> {
+    let status = lab.status().await?;
+    Ok(status["lifecycle"]["completed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c["transition"] == "autoscaling:EC2_INSTANCE_TERMINATING")
+        .collect())
+}
+
+/// `docker node ls` on `instance`: one "<status> <availability> <manager status>" line per node.
+async fn node_list(lab: &Lab, instance: &str) -> Result<Vec<String>, LabError> {
+    let out = lab
+        .run_ok(
+            instance,
+            "docker node ls --format '{{.Status}} {{.Availability}} {{.ManagerStatus}}'",
+        )
+        .await?;
+    Ok(out.lines().map(|l| l.trim().to_owned()).collect())
+}
+
+/// Waits until a group has exactly `want` instances, all InService.
+async fn group_settles(lab: &Lab, group: &str, want: usize) -> Result<Vec<String>, LabError> {
+    wait::until(
+        &format!("{group} at {want} InService"),
+        Duration::from_secs(300),
+        || async {
+            let all = lab.group_instances(group).await?;
+            let settled =
+                all.len() == want && all.iter().all(|(_, s)| *s == LifecycleState::InService);
+            Ok((
+                settled.then(|| all.iter().map(|(id, _)| id.clone()).collect()),
+                format!("{all:?}"),
+            ))
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn workers_scaled_in_from_five_to_two_are_drained_and_removed() -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+    let spec = ProductSpec::new("10.200.61.0/24", "10.200.62.0/24", 1, 5);
+    let swarm = Product::launch(&lab, &spec).await?;
+    let before: Vec<String> = lab
+        .group_instances(&swarm.workers)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let manager = lab
+        .group_instances(&swarm.managers)
+        .await?
+        .first()
+        .map(|(id, _)| id.clone())
+        .ok_or_else(|| anyhow::anyhow!("no manager"))?;
+    let tokens = swarm.tokens(&lab).await?;
+
+    lab.autoscaling()
+        .set_desired_capacity()
+        .auto_scaling_group_name(&swarm.workers)
+        .desired_capacity(2)
+        .send()
+        .await?;
+    let after = group_settles(&lab, &swarm.workers, 2).await?;
+    let gone: Vec<&String> = before.iter().filter(|id| !after.contains(id)).collect();
+    assert_eq!(gone.len(), 3, "{before:?} → {after:?}");
+
+    // The swarm has the manager and the two workers, all Ready: no ghost is left Down.
+    let nodes = wait::until(
+        "three nodes in the swarm",
+        Duration::from_secs(60),
+        || async {
+            let nodes = node_list(&lab, &manager).await?;
+            Ok((
+                (nodes.len() == 3).then(|| nodes.clone()),
+                format!("{nodes:?}"),
+            ))
+        },
+    )
+    .await?;
+    assert!(
+        nodes.iter().all(|n| n.starts_with("Ready Active")),
+        "{nodes:?}"
+    );
+
+    // Each leaving worker was drained before it left, and its action completed once.
+    let done = terminations(&lab).await?;
+    let log = swarm.function_logs(&lab)?;
+    for id in &gone {
+        let mine: Vec<&Value> = done
+            .iter()
+            .filter(|c| c["instance_id"] == id.as_str())
+            .collect();
+        assert_eq!(mine.len(), 1, "{id}: {mine:?}");
+        assert_eq!(mine[0]["result"], "CONTINUE", "{id}");
+        assert_eq!(
+            mine[0]["by"], "token",
+            "{id}: completed by the function, not a timeout"
+        );
+        for step in [
+            r#""step":"drain""#,
+            r#""step":"leave""#,
+            r#""step":"remove-node""#,
+        ] {
+            assert!(
+                log.lines()
+                    .any(|l| l.contains(id.as_str()) && l.contains(step)),
+                "{id}: no {step} in the log"
+            );
+        }
+    }
+    // The join tokens are untouched.
+    assert_eq!(swarm.tokens(&lab).await?, tokens);
+    lab.delete_stack(&swarm.stack_id).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn managers_scaled_in_from_three_to_one_and_back_keep_the_swarm_answering(
+) -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+    let spec = ProductSpec::new("10.200.63.0/24", "10.200.64.0/24", 3, 0);
+    let mut swarm = Product::launch(&lab, &spec).await?;
+    let first = lab.group_instances(&swarm.managers).await?;
+    let survivor = first
+        .first()
+        .map(|(id, _)| id.clone())
+        .ok_or_else(|| anyhow::anyhow!("no manager"))?;
+
+    // Watch the swarm from the manager that stays, the whole time.
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (lab, survivor, watching) = (Lab::connect().await?, survivor.clone(), watching.clone());
+        tokio::spawn(async move {
+            let mut failures = Vec::new();
+            let mut answers = 0;
+            while watching.load(std::sync::atomic::Ordering::SeqCst) {
+                match lab.run(&survivor, "docker node ls -q").await {
+                    Ok(r) if r.response_code == 0 => answers += 1,
+                    Ok(r) => failures.push(r.stderr),
+                    Err(e) => failures.push(e.to_string()),
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            (answers, failures)
+        })
+    };
+
+    let status = swarm.update(&lab, &[("ManagerCount", "1")]).await?;
+    assert_eq!(status, "UPDATE_COMPLETE");
+    let left = group_settles(&lab, &swarm.managers, 1).await?;
+    assert_eq!(left, vec![survivor.clone()], "the oldest manager stays");
+    let nodes = wait::until(
+        "one manager in the swarm",
+        Duration::from_secs(60),
+        || async {
+            let nodes = node_list(&lab, &survivor).await?;
+            Ok((
+                (nodes.len() == 1).then(|| nodes.clone()),
+                format!("{nodes:?}"),
+            ))
+        },
+    )
+    .await?;
+    assert_eq!(nodes, ["Ready Active Leader"]);
+    let log = swarm.function_logs(&lab)?;
+    for (id, _) in first.iter().filter(|(id, _)| *id != survivor) {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(id.as_str()) && l.contains(r#""step":"demote""#)),
+            "{id} was not demoted"
+        );
+    }
+
+    let status = swarm.update(&lab, &[("ManagerCount", "3")]).await?;
+    assert_eq!(status, "UPDATE_COMPLETE");
+    let now = group_settles(&lab, &swarm.managers, 3).await?;
+    let nodes = wait::until(
+        "three managers in the swarm",
+        Duration::from_secs(120),
+        || async {
+            let nodes = node_list(&lab, &survivor).await?;
+            let reachable = nodes
+                .iter()
+                .filter(|n| n.ends_with("Reachable") || n.ends_with("Leader"))
+                .count();
+            Ok((
+                (reachable == 3).then(|| nodes.clone()),
+                format!("{nodes:?}"),
+            ))
+        },
+    )
+    .await?;
+    assert_eq!(nodes.len(), 3, "{nodes:?} for {now:?}");
+
+    watching.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (answers, failures) = watcher.await?;
+    assert!(answers > 5, "the swarm was asked only {answers} times");
+    assert!(
+        failures.is_empty(),
+        "docker node ls failed on the survivor: {failures:?}"
+    );
+    lab.delete_stack(&swarm.stack_id).await?;
+    Ok(())
+}
