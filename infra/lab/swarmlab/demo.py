@@ -2,8 +2,8 @@
 
 The lifecycle function (the real binary, published to the lab's S3 as a zip) joins every
 instance by itself. The demo only watches: progress while the swarm forms, then a scale-out
-of the workers by 2, the lab's tables, and target/lab/report.json. It exits non-zero if the
-swarm did not form as asked.
+of the workers by 2 and a scale-in by 2 (the leavers drained and removed), the lab's tables,
+and target/lab/report.json. It exits non-zero if the swarm did not end as asked.
 """
 
 from __future__ import annotations
@@ -94,23 +94,32 @@ def main() -> int:
         asg.set_desired_capacity(AutoScalingGroupName=groups[1], DesiredCapacity=workers + 2)
         scaled = wait_for(asg, cfn, stack_id, groups, managers + workers + 2, started)
 
+    scaled_in = False
+    if scaled:
+        say(f"scaling the workers back in by 2 (to {workers}): each leaver is drained, leaves and is removed", started)
+        asg.set_desired_capacity(AutoScalingGroupName=groups[1], DesiredCapacity=workers)
+        scaled_in = wait_for(asg, cfn, stack_id, groups, managers + workers, started)
+
     report = status.gather()
     print()
     print(status.render(report))
-    want = managers + workers + 2
+    want = managers + workers
     ready = [n for n in report["swarm"]["nodes"] if n.get("Status") == "Ready"]
-    ok = formed and scaled and len(report["cluster_ids"]) == 1 and len(ready) == want
+    ok = (formed and scaled and scaled_in and len(report["cluster_ids"]) == 1
+          and len(ready) == want and len(report["swarm"]["nodes"]) == want)
     report["demo"] = {
-        "asked": {"managers": managers, "workers": workers, "scale_out": 2},
+        "asked": {"managers": managers, "workers": workers, "scale_out": 2, "scale_in": 2},
         "formed": formed,
         "scaled_out": scaled,
+        "scaled_in": scaled_in,
         "seconds_to_form": round(t_formed, 1),
         "ready_nodes": len(ready),
     }
     out = config.REPO_ROOT / "target" / "lab" / "report.json"
     out.write_text(json.dumps(report, indent=2, default=str))
     say(
-        f"{'OK' if ok else 'FAILED'}: {len(ready)}/{want} nodes Ready in {len(report['cluster_ids'])} cluster(s); "
+        f"{'OK' if ok else 'FAILED'}: {len(ready)}/{want} nodes Ready in {len(report['cluster_ids'])} cluster(s) "
+        f"({len(report['swarm']['nodes'])} in the swarm) after +2 and -2 workers; "
         f"the first {managers + workers} formed in {t_formed:.1f}s; report {out}",
         started,
     )
