@@ -115,6 +115,37 @@ impl Product {
         lab.settled_status(&self.stack_id).await
     }
 
+    /// The instance ids of one of its groups.
+    pub async fn ids(&self, lab: &Lab, group: &str) -> Result<Vec<String>, LabError> {
+        Ok(lab
+            .group_instances(group)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// The first instance of the manager group.
+    pub async fn a_manager(&self, lab: &Lab) -> Result<String, LabError> {
+        self.ids(lab, &self.managers)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| LabError::Unexpected(format!("{} has no manager", self.stack)))
+    }
+
+    /// Sets the worker group's desired capacity.
+    pub async fn set_workers(&self, lab: &Lab, n: i32) -> Result<(), LabError> {
+        lab.autoscaling()
+            .set_desired_capacity()
+            .auto_scaling_group_name(&self.workers)
+            .desired_capacity(n)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("SetDesiredCapacity", e))?;
+        Ok(())
+    }
+
     /// Every instance of both groups, with its lifecycle state.
     pub async fn instances(&self, lab: &Lab) -> Result<Vec<(String, LifecycleState)>, LabError> {
         let mut all = lab.group_instances(&self.managers).await?;
@@ -225,4 +256,63 @@ pub async fn cluster_ids(lab: &Lab, instances: &[String]) -> Result<BTreeSet<Str
         }
     }
     Ok(ids)
+}
+
+/// A second EventBridge rule with the stack's pattern into its lifecycle queue: EventBridge
+/// delivers each lifecycle event once per matching rule, so the function gets every event
+/// twice. Made before the stack (the template names the queue after the stack).
+pub struct DuplicateEvents {
+    rule: String,
+}
+
+impl DuplicateEvents {
+    pub async fn for_stack(lab: &Lab, stack: &str) -> Result<DuplicateEvents, LabError> {
+        let events = aws_sdk_eventbridge::Client::new(&lab.sdk);
+        let pattern = serde_json::json!({
+            "source": ["aws.autoscaling"],
+            "detail": {"AutoScalingGroupName": [format!("{stack}-managers"), format!("{stack}-workers")]}
+        });
+        let rule = unique_name("duplicate");
+        events
+            .put_rule()
+            .name(&rule)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .map_err(|e| LabError::aws("PutRule", e))?;
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("again")
+            .arn(format!(
+                "arn:aws:sqs:{}:123456789012:{stack}-lifecycle",
+                lab.info.region
+            ))
+            .build()
+            .map_err(|e| LabError::Unexpected(e.to_string()))?;
+        events
+            .put_targets()
+            .rule(&rule)
+            .targets(target)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("PutTargets", e))?;
+        Ok(DuplicateEvents { rule })
+    }
+
+    pub async fn remove(self, lab: &Lab) -> Result<(), LabError> {
+        let events = aws_sdk_eventbridge::Client::new(&lab.sdk);
+        events
+            .remove_targets()
+            .rule(&self.rule)
+            .ids("again")
+            .send()
+            .await
+            .map_err(|e| LabError::aws("RemoveTargets", e))?;
+        events
+            .delete_rule()
+            .name(&self.rule)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("DeleteRule", e))?;
+        Ok(())
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_autoscaling::types::LifecycleState;
 use serde_json::Value;
-use swarmhook_lab_tests::product::{Product, ProductSpec};
+use swarmhook_lab_tests::product::{DuplicateEvents, Product, ProductSpec};
 use swarmhook_lab_tests::{wait, Lab, LabError};
 
 /// The lab's completions of terminate actions, by instance.
@@ -54,26 +54,11 @@ async fn workers_scaled_in_from_five_to_two_are_drained_and_removed() -> anyhow:
     let lab = Lab::connect().await?;
     let spec = ProductSpec::new("10.200.61.0/24", "10.200.62.0/24", 1, 5);
     let swarm = Product::launch(&lab, &spec).await?;
-    let before: Vec<String> = lab
-        .group_instances(&swarm.workers)
-        .await?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let manager = lab
-        .group_instances(&swarm.managers)
-        .await?
-        .first()
-        .map(|(id, _)| id.clone())
-        .ok_or_else(|| anyhow::anyhow!("no manager"))?;
+    let before = swarm.ids(&lab, &swarm.workers).await?;
+    let manager = swarm.a_manager(&lab).await?;
     let tokens = swarm.tokens(&lab).await?;
 
-    lab.autoscaling()
-        .set_desired_capacity()
-        .auto_scaling_group_name(&swarm.workers)
-        .desired_capacity(2)
-        .send()
-        .await?;
+    swarm.set_workers(&lab, 2).await?;
     let after = group_settles(&lab, &swarm.workers, 2).await?;
     let gone: Vec<&String> = before.iter().filter(|id| !after.contains(id)).collect();
     assert_eq!(gone.len(), 3, "{before:?} → {after:?}");
@@ -213,6 +198,148 @@ async fn managers_scaled_in_from_three_to_one_and_back_keep_the_swarm_answering(
         failures.is_empty(),
         "docker node ls failed on the survivor: {failures:?}"
     );
+    lab.delete_stack(&swarm.stack_id).await?;
+    Ok(())
+}
+
+/// The instance whose node is the swarm's leader, as `manager` sees it.
+async fn leader(lab: &Lab, swarm: &Product, manager: &str) -> anyhow::Result<String> {
+    let out = lab
+        .run_ok(
+            manager,
+            "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}'",
+        )
+        .await?;
+    let host = out
+        .lines()
+        .find_map(|l| l.strip_suffix(" Leader"))
+        .ok_or_else(|| anyhow::anyhow!("no leader in {out}"))?
+        .to_owned();
+    for (id, _) in lab.group_instances(&swarm.managers).await? {
+        if format!("ip-{}", lab.private_ip(&id).await?.replace('.', "-")) == host {
+            return Ok(id);
+        }
+    }
+    anyhow::bail!("no manager instance is {host}")
+}
+
+#[tokio::test]
+async fn the_leader_terminated_through_the_group_is_replaced_without_losing_the_swarm(
+) -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+    let spec = ProductSpec::new("10.200.65.0/24", "10.200.66.0/24", 3, 0);
+    let swarm = Product::launch(&lab, &spec).await?;
+    let first = swarm.in_service(&lab, 3).await?;
+    let old_leader = leader(&lab, &swarm, &first[0]).await?;
+    let watcher_node = first
+        .iter()
+        .find(|id| **id != old_leader)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no other manager"))?;
+
+    lab.autoscaling()
+        .terminate_instance_in_auto_scaling_group()
+        .instance_id(&old_leader)
+        .should_decrement_desired_capacity(false)
+        .send()
+        .await?;
+    // The old leader goes and a replacement joins; three managers again.
+    let now = wait::until("the leader replaced", Duration::from_secs(300), || async {
+        let all = lab.group_instances(&swarm.managers).await?;
+        let done = all.len() == 3
+            && all
+                .iter()
+                .all(|(id, s)| *s == LifecycleState::InService && *id != old_leader);
+        Ok((
+            done.then(|| all.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()),
+            format!("{all:?}"),
+        ))
+    })
+    .await?;
+    let nodes = wait::until(
+        "three reachable managers",
+        Duration::from_secs(120),
+        || async {
+            let nodes = node_list(&lab, &watcher_node).await?;
+            let serving = nodes
+                .iter()
+                .filter(|n| n.ends_with("Leader") || n.ends_with("Reachable"))
+                .count();
+            Ok((
+                (nodes.len() == 3 && serving == 3).then(|| nodes.clone()),
+                format!("{nodes:?}"),
+            ))
+        },
+    )
+    .await?;
+    assert_eq!(
+        nodes.iter().filter(|n| n.ends_with("Leader")).count(),
+        1,
+        "{nodes:?}"
+    );
+    let new_leader = leader(&lab, &swarm, &watcher_node).await?;
+    assert!(now.contains(&new_leader));
+    let log = swarm.function_logs(&lab)?;
+    assert!(
+        log.lines()
+            .any(|l| l.contains(old_leader.as_str()) && l.contains(r#""step":"demote""#)),
+        "the old leader was not demoted"
+    );
+    lab.delete_stack(&swarm.stack_id).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn terminate_events_delivered_twice_and_late_complete_each_action_once() -> anyhow::Result<()>
+{
+    let lab = Lab::connect().await?;
+    let spec = ProductSpec::new("10.200.67.0/24", "10.200.68.0/24", 1, 3);
+    let duplicates = DuplicateEvents::for_stack(&lab, &spec.stack).await?;
+    let swarm = Product::launch(&lab, &spec).await?;
+    let before = swarm.ids(&lab, &swarm.workers).await?;
+    let manager = swarm.a_manager(&lab).await?;
+    swarm.set_workers(&lab, 1).await?;
+    let after = group_settles(&lab, &swarm.workers, 1).await?;
+    let gone: Vec<String> = before
+        .into_iter()
+        .filter(|id| !after.contains(id))
+        .collect();
+    assert_eq!(gone.len(), 2);
+    // Every second delivery found its action over (late) and changed nothing.
+    wait::until(
+        "every duplicate handled",
+        Duration::from_secs(120),
+        || async {
+            let log = swarm.function_logs(&lab)?;
+            let unseen: Vec<&String> = gone
+                .iter()
+                .filter(|id| {
+                    !log.lines().any(|l| {
+                        l.contains(id.as_str())
+                            && (l.contains("no longer pending")
+                                || l.contains("the instance is gone"))
+                    })
+                })
+                .collect();
+            Ok((unseen.is_empty().then_some(()), format!("{unseen:?}")))
+        },
+    )
+    .await?;
+    let done = terminations(&lab).await?;
+    for id in &gone {
+        let mine = done
+            .iter()
+            .filter(|c| c["instance_id"] == id.as_str())
+            .count();
+        assert_eq!(mine, 1, "{id} completed {mine} times");
+    }
+    let nodes = node_list(&lab, &manager).await?;
+    assert_eq!(nodes.len(), 2, "{nodes:?}");
+    assert!(
+        nodes.iter().all(|n| n.starts_with("Ready Active")),
+        "{nodes:?}"
+    );
+    duplicates.remove(&lab).await?;
     lab.delete_stack(&swarm.stack_id).await?;
     Ok(())
 }

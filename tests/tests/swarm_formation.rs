@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use aws_sdk_autoscaling::types::LifecycleState;
 use serde_json::Value;
-use swarmhook_lab_tests::product::{cluster_ids, completed_once_by_token, Product, ProductSpec};
+use swarmhook_lab_tests::product::{
+    cluster_ids, completed_once_by_token, DuplicateEvents, Product, ProductSpec,
+};
 use swarmhook_lab_tests::{unique_name, wait, Lab, LabError};
 
 #[tokio::test]
@@ -164,36 +166,7 @@ async fn every_event_delivered_twice_still_makes_one_swarm_and_completes_each_ac
     let lab = Lab::connect().await?;
     let spec = ProductSpec::new("10.200.45.0/24", "10.200.46.0/24", 1, 3);
     let stack = spec.stack.clone();
-    // A second rule with the same pattern into the same queue: EventBridge delivers each
-    // lifecycle event once per matching rule, so the function gets every event twice.
-    let events = aws_sdk_eventbridge::Client::new(&lab.sdk);
-    let pattern = serde_json::json!({
-        "source": ["aws.autoscaling"],
-        "detail": {"AutoScalingGroupName": [format!("{stack}-managers"), format!("{stack}-workers")]}
-    });
-    let rule = unique_name("duplicate");
-    events
-        .put_rule()
-        .name(&rule)
-        .event_pattern(pattern.to_string())
-        .send()
-        .await?;
-    // The template names the queue after the stack, so the rule can point at it first.
-    let queue_arn = format!(
-        "arn:aws:sqs:{}:123456789012:{stack}-lifecycle",
-        lab.info.region
-    );
-    events
-        .put_targets()
-        .rule(&rule)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("again")
-                .arn(queue_arn)
-                .build()?,
-        )
-        .send()
-        .await?;
+    let duplicates = DuplicateEvents::for_stack(&lab, &stack).await?;
     let swarm = Product::launch(&lab, &spec).await?;
     let instances = swarm.in_service(&lab, 4).await?;
     assert_eq!(cluster_ids(&lab, &instances).await?.len(), 1);
@@ -290,13 +263,7 @@ async fn every_event_delivered_twice_still_makes_one_swarm_and_completes_each_ac
     .await?;
     completed_once_by_token(&lab, &instances).await?;
 
-    events
-        .remove_targets()
-        .rule(&rule)
-        .ids("again")
-        .send()
-        .await?;
-    events.delete_rule().name(&rule).send().await?;
+    duplicates.remove(&lab).await?;
     lab.delete_stack(&swarm.stack_id).await?;
     Ok(())
 }

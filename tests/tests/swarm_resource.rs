@@ -74,12 +74,7 @@ async fn rotation_refuses_the_old_tokens_and_admits_the_new_and_delete_removes_t
 
     // An engine outside the swarm, in the stack's subnet: the old token is refused, the
     // new one admits it.
-    let manager = lab
-        .group_instances(&swarm.managers)
-        .await?
-        .first()
-        .map(|(id, _)| id.clone())
-        .ok_or_else(|| anyhow::anyhow!("no manager"))?;
+    let manager = swarm.a_manager(&lab).await?;
     let manager_addr = format!("{}:2377", lab.private_ip(&manager).await?);
     // Its own VPC and subnet, so that it holds nothing of the stack's (the lab's nodes
     // share one network, so it still reaches the managers).
