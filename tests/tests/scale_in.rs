@@ -113,16 +113,35 @@ async fn workers_scaled_in_from_five_to_two_are_drained_and_removed() -> anyhow:
     Ok(())
 }
 
+/// Waits until the swarm, seen from `from`, has exactly `n` nodes, all serving managers.
+async fn managers_serving(lab: &Lab, from: &str, n: usize) -> Result<Vec<String>, LabError> {
+    wait::until(
+        &format!("{n} serving managers"),
+        Duration::from_secs(180),
+        || async {
+            let nodes = node_list(lab, from).await?;
+            let serving = nodes
+                .iter()
+                .filter(|l| l.ends_with("Reachable") || l.ends_with("Leader"))
+                .count();
+            let done = nodes.len() == n && serving == n;
+            Ok((done.then(|| nodes.clone()), format!("{nodes:?}")))
+        },
+    )
+    .await
+}
+
 #[tokio::test]
-async fn managers_scaled_in_from_three_to_one_and_back_keep_the_swarm_answering(
+async fn managers_scaled_from_five_to_three_to_one_and_back_to_five_keep_the_swarm_answering(
 ) -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
-    let spec = ProductSpec::new("10.200.63.0/24", "10.200.64.0/24", 3, 0);
+    let spec = ProductSpec::new("10.200.63.0/24", "10.200.64.0/24", 5, 0);
     let mut swarm = Product::launch(&lab, &spec).await?;
-    let first = lab.group_instances(&swarm.managers).await?;
+    let first = swarm.ids(&lab, &swarm.managers).await?;
+    // The oldest manager stays through every scale-in (the newest leave first).
     let survivor = first
         .first()
-        .map(|(id, _)| id.clone())
+        .cloned()
         .ok_or_else(|| anyhow::anyhow!("no manager"))?;
 
     // Watch the swarm from the manager that stays, the whole time.
@@ -144,52 +163,28 @@ async fn managers_scaled_in_from_three_to_one_and_back_keep_the_swarm_answering(
         })
     };
 
-    let status = swarm.update(&lab, &[("ManagerCount", "1")]).await?;
-    assert_eq!(status, "UPDATE_COMPLETE");
-    let left = group_settles(&lab, &swarm.managers, 1).await?;
-    assert_eq!(left, vec![survivor.clone()], "the oldest manager stays");
-    let nodes = wait::until(
-        "one manager in the swarm",
-        Duration::from_secs(60),
-        || async {
-            let nodes = node_list(&lab, &survivor).await?;
-            Ok((
-                (nodes.len() == 1).then(|| nodes.clone()),
-                format!("{nodes:?}"),
-            ))
-        },
-    )
-    .await?;
-    assert_eq!(nodes, ["Ready Active Leader"]);
+    for n in [3usize, 1, 5] {
+        let status = swarm
+            .update(&lab, &[("ManagerCount", &n.to_string())])
+            .await?;
+        assert_eq!(status, "UPDATE_COMPLETE", "to {n} managers");
+        let now = group_settles(&lab, &swarm.managers, n).await?;
+        assert!(now.contains(&survivor), "the oldest manager left at {n}");
+        let nodes = managers_serving(&lab, &survivor, n).await?;
+        assert_eq!(
+            nodes.iter().filter(|l| l.ends_with("Leader")).count(),
+            1,
+            "{nodes:?}"
+        );
+    }
     let log = swarm.function_logs(&lab)?;
-    for (id, _) in first.iter().filter(|(id, _)| *id != survivor) {
+    for id in first.iter().filter(|id| **id != survivor) {
         assert!(
             log.lines()
                 .any(|l| l.contains(id.as_str()) && l.contains(r#""step":"demote""#)),
             "{id} was not demoted"
         );
     }
-
-    let status = swarm.update(&lab, &[("ManagerCount", "3")]).await?;
-    assert_eq!(status, "UPDATE_COMPLETE");
-    let now = group_settles(&lab, &swarm.managers, 3).await?;
-    let nodes = wait::until(
-        "three managers in the swarm",
-        Duration::from_secs(120),
-        || async {
-            let nodes = node_list(&lab, &survivor).await?;
-            let reachable = nodes
-                .iter()
-                .filter(|n| n.ends_with("Reachable") || n.ends_with("Leader"))
-                .count();
-            Ok((
-                (reachable == 3).then(|| nodes.clone()),
-                format!("{nodes:?}"),
-            ))
-        },
-    )
-    .await?;
-    assert_eq!(nodes.len(), 3, "{nodes:?} for {now:?}");
 
     watching.store(false, std::sync::atomic::Ordering::SeqCst);
     let (answers, failures) = watcher.await?;
