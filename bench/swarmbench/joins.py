@@ -30,6 +30,11 @@ def lab_call(method: str, path: str) -> Any:
         return json.load(r)
 
 
+def instance_ids(asg: Any, group: str) -> set[str]:
+    out = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    return {i["InstanceId"] for g in out for i in g["Instances"]}
+
+
 def in_service(asg: Any, groups: list[str]) -> int:
     out = asg.describe_auto_scaling_groups(AutoScalingGroupNames=groups)["AutoScalingGroups"]
     return sum(1 for g in out for i in g["Instances"] if i["LifecycleState"] == "InService")
@@ -68,6 +73,7 @@ def launch(binaries: Path) -> list[str]:
 def round_of_joins(groups: list[str], workers_before: int) -> dict[str, Any]:
     """Scales the workers from `workers_before` by JOINS_PER_ROUND and counts the calls."""
     asg = client("autoscaling")
+    before = instance_ids(asg, groups[1])
     lab_call("DELETE", "/_lab/api-calls")
     asg.set_desired_capacity(AutoScalingGroupName=groups[1], DesiredCapacity=workers_before + JOINS_PER_ROUND)
     wait_in_service(asg, groups, 1 + workers_before + JOINS_PER_ROUND)
@@ -75,15 +81,18 @@ def round_of_joins(groups: list[str], workers_before: int) -> dict[str, Any]:
     calls = lab_call("GET", "/_lab/api-calls")
     functions = calls.get("functions", {})
     nodes = calls.get("nodes", {})
-    deliveries = functions.get("autoscaling:DescribeAutoScalingInstances", 0)
+    # Each handling round (a delivery, or a second look within one) starts by asking
+    # Auto Scaling about the instance.
+    rounds = functions.get("autoscaling:DescribeAutoScalingInstances", 0)
     per_join = {k: round(v / JOINS_PER_ROUND, 2) for k, v in sorted(functions.items())}
     return {
         "workers_before": workers_before,
         "joins": JOINS_PER_ROUND,
         "function_calls_per_join": round(sum(functions.values()) / JOINS_PER_ROUND, 2),
         "node_calls_per_join": round(sum(nodes.values()) / JOINS_PER_ROUND, 2),
-        "deliveries_per_join": round(deliveries / JOINS_PER_ROUND, 2),
-        "function_calls_per_delivery": round(sum(functions.values()) / deliveries, 2) if deliveries else None,
+        "rounds_per_join": round(rounds / JOINS_PER_ROUND, 2),
+        "function_calls_per_round": round(sum(functions.values()) / rounds, 2) if rounds else None,
+        "instances": sorted(instance_ids(asg, groups[1]) - before),
         "function_calls_by_action_per_join": per_join,
         "node_calls_by_action_per_join": {k: round(v / JOINS_PER_ROUND, 2) for k, v in sorted(nodes.items())},
     }
@@ -92,6 +101,18 @@ def round_of_joins(groups: list[str], workers_before: int) -> dict[str, Any]:
 def overheads() -> list[dict[str, Any]]:
     report = status.gather()
     return [t for t in report["timings"] if t.get("overhead_ratio") is not None]
+
+
+def medians(timings: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
+    """The medians over the joins of one round."""
+    mine = [t for t in timings if t["instance_id"] in ids]
+    if not mine:
+        return {}
+    return {
+        "event_to_completed_s_median": round(statistics.median(t["event_to_completed_s"] for t in mine), 3),
+        "raw_join_s_median": round(statistics.median(t["raw_join_s"] for t in mine), 3),
+        "overhead_ratio_median": round(statistics.median(t["overhead_ratio"] for t in mine), 1),
+    }
 
 
 def measure(binaries: Path, big: int) -> dict[str, Any]:
@@ -105,6 +126,8 @@ def measure(binaries: Path, big: int) -> dict[str, Any]:
     large = round_of_joins(groups, big)
     say(f"{JOINS_PER_ROUND} joins at {big} workers: {large['function_calls_per_join']} function calls each")
     timings = overheads()
+    for r in (small, large):
+        r.update(medians(timings, r["instances"]))
     ratios = [t["overhead_ratio"] for t in timings]
     return {
         "api_calls": [small, large],
