@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod engine;
+pub mod error_text;
 pub mod events;
 pub mod execute;
 pub mod plan;

@@ -58,26 +58,37 @@ fn run(s: &Scenario) -> World {
             deliveries.push(id.clone());
         }
     }
-    // First the random schedule, then round-robin until every delivery is done.
-    let mut choices = s.schedule.iter().copied().chain((0..).map(|_| 0));
+    deliver(&mut deliveries, &s.schedule, 20_000, |id| world.advance(id));
+    world
+}
+
+/// Advances deliveries one step at a time, first in the order `schedule` picks, then
+/// from the front, until all are done or `limit` rounds have passed. A retried delivery
+/// comes back after the others. Returns the rounds taken.
+fn deliver<T: Clone>(
+    deliveries: &mut Vec<T>,
+    schedule: &[usize],
+    limit: usize,
+    mut advance: impl FnMut(&T) -> Advance,
+) -> usize {
+    let mut choices = schedule.iter().copied().chain((0..).map(|_| 0));
     let mut rounds = 0;
-    while !deliveries.is_empty() && rounds < 20_000 {
+    while !deliveries.is_empty() && rounds < limit {
         rounds += 1;
         let pick = choices.next().unwrap_or(0) % deliveries.len();
-        let id = deliveries[pick].clone();
-        match world.advance(&id) {
+        let d = deliveries[pick].clone();
+        match advance(&d) {
             Advance::Continue => {}
             Advance::Done => {
                 deliveries.remove(pick);
             }
             Advance::Retry => {
-                // Redelivered later: move it to the back.
                 let d = deliveries.remove(pick);
                 deliveries.push(d);
             }
         }
     }
-    world
+    rounds
 }
 
 proptest! {
@@ -194,26 +205,10 @@ proptest! {
             }
             joining.push((id, role));
         }
-        let mut choices = s.schedule.iter().copied().chain((0..).map(|_| 0));
-        let mut rounds = 0;
-        while !deliveries.is_empty() && rounds < 40_000 {
-            rounds += 1;
-            let pick = choices.next().unwrap_or(0) % deliveries.len();
-            let advance = match &deliveries[pick] {
-                Delivery::Terminate(id) => world.advance_terminate(&id.clone()),
-                Delivery::Launch(id) => world.advance(&id.clone()),
-            };
-            match advance {
-                Advance::Continue => {}
-                Advance::Done => {
-                    deliveries.remove(pick);
-                }
-                Advance::Retry => {
-                    let d = deliveries.remove(pick);
-                    deliveries.push(d);
-                }
-            }
-        }
+        let rounds = deliver(&mut deliveries, &s.schedule, 40_000, |d| match d {
+            Delivery::Terminate(id) => world.advance_terminate(id),
+            Delivery::Launch(id) => world.advance(id),
+        });
         prop_assert!(deliveries.is_empty(), "deliveries left after {} rounds: {:?}", rounds, deliveries);
         prop_assert!(world.violations.is_empty(), "{:?}", world.violations);
         for id in &leaving {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use swarmhook::error_text::with_causes;
 use swarmhook::events::{LifecycleTransition, QueuedMessage};
 use swarmhook::execute::{handle_launch, handle_terminate, Handled, Ports};
 use swarmhook::plan::LifecycleResult;
@@ -17,18 +18,6 @@ pub struct Lifecycle<S, E, F> {
     pub engine: E,
     pub fleet: F,
     pub sqs: aws_sdk_sqs::Client,
-}
-
-/// An error with its causes, for the log (no cause carries a token: scripts redact theirs).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The longest wait between deliveries of a message that is not done yet.
@@ -196,7 +185,7 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
                 false
             }
             Err(e) => {
-                tracing::error!(instance_id = %action.instance_id, error = %chain(&e), retryable = e.is_retryable(), launching, "handling the lifecycle action failed");
+                tracing::error!(instance_id = %action.instance_id, error = %with_causes(&e), retryable = e.is_retryable(), launching, "handling the lifecycle action failed");
                 false
             }
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use serde_json::Value;
+use swarmhook::error_text::with_causes;
 use swarmhook::execute::{record_spec, remove_cluster, rotate_tokens, ExecuteError, Rotation};
 use swarmhook::ports::{ClusterStore, NodeEngine, TokenVault};
 use swarmhook::resource::{SpecError, SwarmSpec};
@@ -39,18 +40,6 @@ pub enum HandleError {
     Request(RequestError),
     #[error(transparent)]
     Answer(#[from] AnswerError),
-}
-
-/// An error with its causes, for a reason or a log line (none carries a token).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
@@ -104,7 +93,7 @@ impl<S: ClusterStore, E: NodeEngine, V: TokenVault> SwarmResource<S, E, V> {
                 physical_resource_id,
             },
             Ok(Ok(Err(e))) => {
-                let reason = chain(&e);
+                let reason = with_causes(&e);
                 tracing::error!(parent: &span, %reason, "the request failed");
                 self.failed(&request, reason, physical_resource_id)
             }

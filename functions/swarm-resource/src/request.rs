@@ -47,65 +47,59 @@ fn field(raw: &Value, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+impl ReplyTo {
+    /// What an answer must echo, read from the raw request (typed or not).
+    fn from_raw(raw: &Value) -> Option<ReplyTo> {
+        Some(ReplyTo {
+            response_url: field(raw, "ResponseURL")?,
+            stack_id: field(raw, "StackId")?,
+            request_id: field(raw, "RequestId")?,
+            logical_resource_id: field(raw, "LogicalResourceId")?,
+            physical_resource_id: field(raw, "PhysicalResourceId"),
+        })
+    }
+}
+
 impl Request {
     pub fn parse(raw: Value) -> Result<Request, RequestError> {
-        let parsed = serde_json::from_value::<CloudFormationCustomResourceRequest>(raw.clone());
-        match parsed {
-            Ok(CloudFormationCustomResourceRequest::Create(r)) => Ok(Request {
-                kind: Kind::Create,
-                reply_to: ReplyTo {
-                    response_url: r.response_url,
-                    stack_id: r.stack_id,
-                    request_id: r.request_id,
-                    logical_resource_id: r.logical_resource_id,
-                    physical_resource_id: None,
-                },
-                properties: r.resource_properties,
-                old_properties: None,
-            }),
-            Ok(CloudFormationCustomResourceRequest::Update(r)) => Ok(Request {
-                kind: Kind::Update,
-                reply_to: ReplyTo {
-                    response_url: r.response_url,
-                    stack_id: r.stack_id,
-                    request_id: r.request_id,
-                    logical_resource_id: r.logical_resource_id,
-                    physical_resource_id: Some(r.physical_resource_id),
-                },
-                properties: r.resource_properties,
-                old_properties: Some(r.old_resource_properties),
-            }),
-            Ok(CloudFormationCustomResourceRequest::Delete(r)) => Ok(Request {
-                kind: Kind::Delete,
-                reply_to: ReplyTo {
-                    response_url: r.response_url,
-                    stack_id: r.stack_id,
-                    request_id: r.request_id,
-                    logical_resource_id: r.logical_resource_id,
-                    physical_resource_id: Some(r.physical_resource_id),
-                },
-                properties: r.resource_properties,
-                old_properties: None,
-            }),
-            Ok(_) => Err(Self::malformed(
+        use CloudFormationCustomResourceRequest as Cfn;
+        let parsed = match serde_json::from_value::<Cfn>(raw.clone()) {
+            Ok(Cfn::Create(r)) => (Kind::Create, r.resource_properties, None),
+            Ok(Cfn::Update(r)) => (
+                Kind::Update,
+                r.resource_properties,
+                Some(r.old_resource_properties),
+            ),
+            Ok(Cfn::Delete(r)) => (Kind::Delete, r.resource_properties, None),
+            Ok(_) => {
+                return Err(Self::malformed(
+                    &raw,
+                    "its RequestType is not one this version knows".into(),
+                ))
+            }
+            Err(e) => return Err(Self::malformed(&raw, e.to_string())),
+        };
+        let (kind, properties, old_properties) = parsed;
+        let Some(mut reply_to) = ReplyTo::from_raw(&raw) else {
+            return Err(Self::malformed(
                 &raw,
-                "its RequestType is not one this version knows".into(),
-            )),
-            Err(e) => Err(Self::malformed(&raw, e.to_string())),
+                "a field it must echo is empty".into(),
+            ));
+        };
+        // Create has no id yet, whatever the request says.
+        if kind == Kind::Create {
+            reply_to.physical_resource_id = None;
         }
+        Ok(Request {
+            kind,
+            reply_to,
+            properties,
+            old_properties,
+        })
     }
 
     fn malformed(raw: &Value, why: String) -> RequestError {
-        let reply_to = (|| {
-            Some(ReplyTo {
-                response_url: field(raw, "ResponseURL")?,
-                stack_id: field(raw, "StackId")?,
-                request_id: field(raw, "RequestId")?,
-                logical_resource_id: field(raw, "LogicalResourceId")?,
-                physical_resource_id: field(raw, "PhysicalResourceId"),
-            })
-        })();
-        match reply_to {
+        match ReplyTo::from_raw(raw) {
             Some(reply_to) => RequestError::Malformed {
                 reply_to: Box::new(reply_to),
                 why,

@@ -2,12 +2,11 @@
 
 use crate::cluster::Role;
 use crate::engine::{ParseError, ScriptError};
-use crate::plan::{next_launch_step, LaunchAction, LifecycleResult, Step};
-use crate::ports::{ActionOutcome, ActionRef, ClusterStore, Fleet, NodeEngine, PortError};
+use crate::plan::{next_launch_step, LaunchAction, LifecycleResult};
+use crate::ports::{ActionRef, ClusterStore, Fleet, NodeEngine, PortError};
 use crate::settings::ClusterSettings;
 
-use super::observe::observe;
-use super::perform::{perform, step_name};
+use super::drive::Delivery;
 
 /// Where each role's join token lives (its parameter name).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,11 +94,9 @@ impl<S, E, F> Clone for Ports<'_, S, E, F> {
 
 impl<S, E, F> Copy for Ports<'_, S, E, F> {}
 
-/// Enough steps for the longest path (claim, init, record, publish, lease, join,
-/// record, release, complete) with room for lost races.
-const MAX_STEPS: usize = 16;
-
-/// Handles one delivery of a launch lifecycle action.
+/// Handles one delivery of a launch lifecycle action. After every CONTINUE the stack is
+/// signalled for the instance's group, even when a lost earlier delivery completed it:
+/// the stack counts one signal per instance, however often it is sent.
 #[tracing::instrument(skip_all, fields(instance_id = %action.instance_id, group = %action.group))]
 pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
     ports: &Ports<'_, S, E, F>,
@@ -109,76 +106,18 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
     seconds_left: u64,
     now: impl Fn() -> u64,
 ) -> Result<Handled, ExecuteError> {
-    let Ports {
-        store,
-        engine: engine_port,
-        fleet,
-    } = *ports;
-    let Some(facts) = fleet.describe(&action.instance_id).await? else {
-        tracing::info!("the instance is gone");
-        return Ok(Handled::Gone);
-    };
     let launch = LaunchAction {
         instance_id: action.instance_id.clone(),
         seconds_left,
     };
-    for _ in 0..MAX_STEPS {
-        let view = observe(
-            store,
-            engine_port,
-            settings,
-            &action.instance_id,
-            &facts,
-            now(),
-        )
-        .await?;
-        let step = next_launch_step(&view, &launch);
-        tracing::info!(step = step_name(&step), "next step");
-        match step {
-            Step::Complete { result, reason } => {
-                tracing::info!(?result, %reason, "completing the lifecycle action");
-                let outcome = fleet.complete(action, result).await?;
-                // Signalled after every CONTINUE, even one a lost earlier delivery made:
-                // the stack counts one signal per instance, however often it is sent.
-                if let (LifecycleResult::Continue, Some(role)) = (result, facts.role) {
-                    fleet.signal_ready(&action.instance_id, role).await?;
-                }
-                return Ok(completed(outcome, result, reason));
-            }
-            Step::RetryLater { reason, heartbeat } => {
-                return not_yet(fleet, action, reason, heartbeat).await;
-            }
-            other => perform(store, engine_port, tokens, &view, other).await?,
-        }
-    }
-    Ok(Handled::RetryLater {
-        reason: format!("no end after {MAX_STEPS} steps; continuing on the next delivery"),
-    })
-}
-
-/// What a completion attempt came to.
-pub(super) fn completed(
-    outcome: ActionOutcome,
-    result: LifecycleResult,
-    reason: String,
-) -> Handled {
-    match outcome {
-        ActionOutcome::Done => Handled::Completed { result, reason },
-        ActionOutcome::NotPending => Handled::Gone,
-    }
-}
-
-/// "Not yet": heartbeat first if asked (Gone if the action is over), then hand the
-/// event back.
-pub(super) async fn not_yet<F: Fleet>(
-    fleet: &F,
-    action: &ActionRef,
-    reason: String,
-    heartbeat: bool,
-) -> Result<Handled, ExecuteError> {
-    if heartbeat && fleet.heartbeat(action).await? == ActionOutcome::NotPending {
-        return Ok(Handled::Gone);
-    }
-    tracing::info!(%reason, heartbeat, "not yet");
-    Ok(Handled::RetryLater { reason })
+    let delivery = Delivery {
+        ports,
+        settings,
+        tokens,
+        action,
+        signal_on_continue: true,
+    };
+    delivery
+        .drive(|view| next_launch_step(view, &launch), now)
+        .await
 }

@@ -1,6 +1,7 @@
 //! The executor: observe the cluster through the ports, ask the planner for the next
 //! step, run it, and observe again, until the step is terminal.
 
+mod drive;
 mod launch;
 mod observe;
 mod perform;
