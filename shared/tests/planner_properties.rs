@@ -233,6 +233,16 @@ proptest! {
             .collect();
         want_managers.sort();
         prop_assert_eq!(recorded, want_managers);
+        // The registry names every member by the node id the swarm knows it by.
+        let mut registry: Vec<(String, String)> = world.store.nodes.iter()
+            .map(|n| (n.instance_id.clone(), n.node_id.clone()))
+            .collect();
+        registry.sort();
+        let mut want_registry: Vec<(String, String)> = world.members.iter()
+            .map(|m| (m.instance_id.clone(), format!("node-{}", m.instance_id)))
+            .collect();
+        want_registry.sort();
+        prop_assert_eq!(registry, want_registry);
         prop_assert!(world.store.departures.is_empty(), "{:?}", world.store.departures);
         prop_assert!(world.members.iter().all(|m| !m.left));
     }

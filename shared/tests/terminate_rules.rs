@@ -3,7 +3,7 @@
 
 use swarmhook::cluster::{
     Availability, ClusterView, Departure, EngineState, JoinLease, ManagerRecord, ManagerStatus,
-    NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
+    NodeRecord, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
 };
 use swarmhook::plan::{
     next_terminate_step, quorum_allows_removal, LifecycleResult, Step, TerminateAction,
@@ -302,5 +302,49 @@ fn nothing_to_remove_ends_at_once() {
     assert!(matches!(
         next_terminate_step(&v, &action(300, 0)),
         Step::Complete { .. }
+    ));
+}
+
+#[test]
+fn a_node_whose_engine_stopped_is_found_by_its_registered_id_and_removed_once_down() {
+    let mut v = leaving(Role::Worker, 3);
+    v.store.nodes.push(NodeRecord {
+        instance_id: "i-x".into(),
+        node_id: "n-i-x".into(),
+        role: Role::Worker,
+    });
+    v.subject.engine = EngineState::Unreachable;
+    v.subject.membership = None;
+    // Its engine says nothing and no manager answered: not "not in the swarm".
+    v.reported_by = None;
+    assert!(is_retry(&next_terminate_step(&v, &action(600, 0)), false));
+    // A manager reports it (by the registered id), still Ready: record, drain, wait.
+    v.reported_by = Some("i-m0".into());
+    v.subject.membership = Some(member("i-x", Role::Worker, true));
+    assert!(matches!(
+        next_terminate_step(&v, &action(600, 0)),
+        Step::RecordDeparture { ref node_id, .. } if node_id == "n-i-x"
+    ));
+    let mut v = departed(v, Role::Worker);
+    v.subject.membership = Some(member("i-x", Role::Worker, false));
+    // Down: nothing to leave (its engine cannot), removed without waiting for tasks.
+    assert!(matches!(
+        next_terminate_step(&v, &action(600, 0)),
+        Step::RemoveNode { ref node_id, .. } if node_id == "n-i-x"
+    ));
+    // Gone from the swarm: its registry entry is forgotten before completing.
+    v.subject.membership = None;
+    assert!(matches!(
+        next_terminate_step(&v, &action(600, 0)),
+        Step::Forget { .. }
+    ));
+    v.store.departures.clear();
+    v.store.nodes.clear();
+    assert!(matches!(
+        next_terminate_step(&v, &action(600, 0)),
+        Step::Complete {
+            result: LifecycleResult::Continue,
+            ..
+        }
     ));
 }

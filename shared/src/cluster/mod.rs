@@ -6,5 +6,7 @@ mod store_record;
 mod swarm;
 
 pub use observation::{ClusterView, EngineState, Subject};
-pub use store_record::{Departure, InitClaim, JoinLease, ManagerRecord, StoreRecord, SwarmRecord};
+pub use store_record::{
+    Departure, InitClaim, JoinLease, ManagerRecord, NodeRecord, StoreRecord, SwarmRecord,
+};
 pub use swarm::{Availability, ManagerStatus, NodeStatus, Role, SwarmMember};

@@ -26,6 +26,10 @@ pub struct StoreRecord {
     /// change under way.
     #[serde(default)]
     pub departures: Vec<Departure>,
+    /// Every node that joined through swarmhook, by instance: how its node is found once
+    /// its engine no longer answers (stopped, or the instance is gone).
+    #[serde(default)]
+    pub nodes: Vec<NodeRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +55,13 @@ pub struct ManagerRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Departure {
+    pub instance_id: String,
+    pub node_id: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
     pub instance_id: String,
     pub node_id: String,
     pub role: Role,
@@ -90,6 +101,10 @@ impl StoreRecord {
         self.departures
             .iter()
             .find(|d| d.instance_id == instance_id)
+    }
+
+    pub fn node_of(&self, instance_id: &str) -> Option<&NodeRecord> {
+        self.nodes.iter().find(|n| n.instance_id == instance_id)
     }
 
     pub fn has_manager(&self, instance_id: &str) -> bool {

@@ -28,11 +28,14 @@ pub(super) async fn observe<S: ClusterStore, E: NodeEngine>(
     let mut view = None;
     let mut reported_by = None;
     if record.swarm.is_some() {
-        // The subject by the id its engine gives, or, once it has left (or stopped
-        // answering), by the id recorded when it began to leave.
+        // The subject by the id its engine gives, or, once it has left (or its engine
+        // stopped answering), by the id recorded when it began to leave or when it joined.
         let node_id = match &engine_state {
             EngineState::Active { node_id, .. } => Some(node_id.clone()),
-            _ => record.departure_of(instance_id).map(|d| d.node_id.clone()),
+            _ => record
+                .departure_of(instance_id)
+                .map(|d| d.node_id.clone())
+                .or_else(|| record.node_of(instance_id).map(|n| n.node_id.clone())),
         };
         let script = engine::swarm_view(node_id.as_deref())?;
         // Ask the recorded managers in turn, the subject last (it may be on its way

@@ -2,7 +2,7 @@
 //! Nothing here decides anything; the next observation tells what the step achieved.
 
 use crate::cluster::{ClusterView, StoreRecord};
-use crate::cluster::{Departure, InitClaim, JoinLease, ManagerRecord, SwarmRecord};
+use crate::cluster::{Departure, InitClaim, JoinLease, ManagerRecord, NodeRecord, SwarmRecord};
 use crate::engine;
 use crate::plan::Step;
 use crate::ports::{ClusterStore, NodeEngine, WriteOutcome};
@@ -116,8 +116,19 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
             }
             save(store, &record, expected).await?;
         }
-        Step::ReleaseLease { instance_id, .. } => {
+        Step::RecordJoined {
+            instance_id,
+            node_id,
+            role,
+            ..
+        } => {
             record.leases.retain(|l| l.instance_id != instance_id);
+            record.nodes.retain(|n| n.instance_id != instance_id);
+            record.nodes.push(NodeRecord {
+                instance_id,
+                node_id,
+                role,
+            });
             save(store, &record, expected).await?;
         }
         Step::RecordDeparture {
@@ -151,6 +162,7 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
             record.departures.retain(|d| d.instance_id != instance_id);
             record.managers.retain(|m| m.instance_id != instance_id);
             record.leases.retain(|l| l.instance_id != instance_id);
+            record.nodes.retain(|n| n.instance_id != instance_id);
             save(store, &record, expected).await?;
         }
         // Terminal steps are the handlers' own.
@@ -197,7 +209,7 @@ pub(super) fn step_name(step: &Step) -> &'static str {
         Step::AcquireLease { .. } => "acquire-lease",
         Step::Join { .. } => "join",
         Step::RecordManager { .. } => "record-manager",
-        Step::ReleaseLease { .. } => "release-lease",
+        Step::RecordJoined { .. } => "record-joined",
         Step::RecordDeparture { .. } => "record-departure",
         Step::Demote { .. } => "demote",
         Step::Drain { .. } => "drain",

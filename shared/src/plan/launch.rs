@@ -59,9 +59,9 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
 
     // A node already in a swarm: which one, and is it serving?
     if let EngineState::Active {
+        node_id,
         cluster_id,
         is_manager,
-        ..
     } = &subject.engine
     {
         if let Some(other) = cluster_id.as_ref().filter(|c| *c != &swarm.cluster_id) {
@@ -91,9 +91,14 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
                 expected_generation: store.generation,
             };
         }
-        if store.leases.iter().any(|l| l.instance_id == id) {
-            return Step::ReleaseLease {
+        let registered = store
+            .node_of(&id)
+            .is_some_and(|n| &n.node_id == node_id && n.role == role);
+        if !registered || store.leases.iter().any(|l| l.instance_id == id) {
+            return Step::RecordJoined {
                 instance_id: id,
+                node_id: node_id.clone(),
+                role,
                 expected_generation: store.generation,
             };
         }

@@ -58,9 +58,11 @@ pub enum Step {
         address: String,
         expected_generation: u64,
     },
-    /// Give the join slot back.
-    ReleaseLease {
+    /// The node serves: record its node id in the registry and give the join slot back.
+    RecordJoined {
         instance_id: String,
+        node_id: String,
+        role: Role,
         expected_generation: u64,
     },
     /// Note that the instance is leaving, with its node id (a manager's departure is the
@@ -80,8 +82,8 @@ pub enum Step {
     /// On manager `via`: `docker node rm <node>`, once the swarm reports it down (never
     /// `--force`: a node that is not down is not removed).
     RemoveNode { via: String, node_id: String },
-    /// The node is out of the swarm: drop its departure, its manager address and any
-    /// lease it held.
+    /// The node is out of the swarm: drop its departure, its manager address, its
+    /// registry entry and any lease it held.
     Forget {
         instance_id: String,
         expected_generation: u64,

@@ -67,7 +67,8 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
     let departure = store.departure_of(&id);
     let engine_in_swarm = matches!(subject.engine, EngineState::Active { .. });
     let Some(member) = &subject.membership else {
-        if view.reported_by.is_none() && (engine_in_swarm || departure.is_some()) {
+        let registered = store.node_of(&id).is_some();
+        if view.reported_by.is_none() && (engine_in_swarm || departure.is_some() || registered) {
             return retry(
                 view,
                 action,
@@ -75,7 +76,7 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
             );
         }
         let leases = store.leases.iter().any(|l| l.instance_id == id);
-        if departure.is_some() || store.has_manager(&id) || leases {
+        if departure.is_some() || registered || store.has_manager(&id) || leases {
             return Step::Forget {
                 instance_id: id,
                 expected_generation: store.generation,

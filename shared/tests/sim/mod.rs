@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use swarmhook::cluster::{
     Availability, ClusterView, Departure, EngineState, InitClaim, JoinLease, ManagerRecord,
-    ManagerStatus, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
+    ManagerStatus, NodeRecord, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
 };
 use swarmhook::plan::{
     next_launch_step, next_terminate_step, LaunchAction, LifecycleResult, Step, TerminateAction,
@@ -402,12 +402,20 @@ impl World {
                     });
                 }
             }
-            Step::ReleaseLease {
+            Step::RecordJoined {
                 instance_id,
+                node_id,
+                role,
                 expected_generation,
             } => {
                 if self.write(expected_generation) {
                     self.store.leases.retain(|l| l.instance_id != instance_id);
+                    self.store.nodes.retain(|n| n.instance_id != instance_id);
+                    self.store.nodes.push(NodeRecord {
+                        instance_id,
+                        node_id,
+                        role,
+                    });
                 }
             }
             Step::RecordDeparture {
@@ -509,6 +517,7 @@ impl World {
                         .retain(|d| d.instance_id != instance_id);
                     self.store.managers.retain(|m| m.instance_id != instance_id);
                     self.store.leases.retain(|l| l.instance_id != instance_id);
+                    self.store.nodes.retain(|n| n.instance_id != instance_id);
                 }
             }
             Step::Complete { result, .. } if self.leaving.contains_key(subject) => {
