@@ -10,7 +10,7 @@ TEST_RUNNER := $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo 
 
 TEMPLATES := $(wildcard tests/fixtures/templates/*.yaml infra/lab/templates/*.yaml infra/aws/*.yaml)
 
-.PHONY: demo test setup build lint fmt bench lab-up lab-status lab-scale lab-terminate lab-kill lab-down
+.PHONY: demo test setup build lint fmt bench lab-up lab-status lab-scale lab-terminate lab-kill lab-stop-engine lab-reconcile lab-down
 
 ## The main command: bring up the lab, launch a fleet, form a swarm, show it, tear down.
 demo: setup build
@@ -63,6 +63,13 @@ lab-terminate:
 lab-kill:
 	@test -n "$(INSTANCE)" || { echo "usage: make lab-kill INSTANCE=i-…"; exit 2; }
 	$(LAB) kill $(INSTANCE)
+
+lab-stop-engine:
+	@test -n "$(INSTANCE)" || { echo "usage: make lab-stop-engine INSTANCE=i-…"; exit 2; }
+	$(LAB) stop-engine $(INSTANCE)
+
+lab-reconcile:
+	$(LAB) fire-schedules
 
 lab-down:
 	@if [ -x "$(PY)" ]; then $(LAB) down; else echo "no lab venv: nothing to stop"; fi

@@ -1,4 +1,4 @@
-"""python -m swarmlab up|serve|status|scale|terminate|kill|down — the lab's controls."""
+"""python -m swarmlab up|serve|status|scale|terminate|kill|stop-engine|fire-schedules|down — the lab's controls."""
 
 from __future__ import annotations
 
@@ -141,6 +141,9 @@ def main() -> None:
     t.add_argument("--decrement", action="store_true", help="lower desired capacity instead of replacing")
     k = sub.add_parser("kill", help="terminate an instance outside any hook, as from the EC2 console")
     k.add_argument("instance")
+    se = sub.add_parser("stop-engine", help="stop an instance's Docker engine, leaving the instance up")
+    se.add_argument("instance")
+    sub.add_parser("fire-schedules", help="fire every EventBridge schedule now (reconcile runs)")
     sub.add_parser("down", help="stop everything the lab started")
     pb = sub.add_parser("publish", help="zip a function binary as bootstrap and upload it to the lab's S3")
     pb.add_argument("binary")
@@ -175,6 +178,15 @@ def main() -> None:
 
         client("ec2").terminate_instances(InstanceIds=[args.instance])
         print(f"{args.instance}: killed outside any lifecycle hook")
+    elif args.cmd in ("stop-engine", "fire-schedules"):
+        from .cli_clients import lab_post
+
+        if args.cmd == "stop-engine":
+            answer = lab_post("/_lab/stop-engine", {"instance": args.instance})
+            print(f"{args.instance}: {answer['message']}")
+        else:
+            answer = lab_post("/_lab/fire-schedules", {})
+            print(f"fired: {', '.join(answer['fired']) or 'no schedule'}")
     elif args.cmd == "down":
         down(args)
     elif args.cmd == "publish":

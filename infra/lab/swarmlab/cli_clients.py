@@ -19,6 +19,24 @@ def lab_info() -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def lab_post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POSTs to one of the lab's own endpoints; exits with its message if it refuses."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        lab_info()["endpoint"] + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        sys.exit(f"the lab refused: {json.loads(exc.read()).get('message', exc)}")
+
+
 def client(service: str) -> Any:
     info = lab_info()
     return boto3.client(

@@ -58,6 +58,9 @@ class Node:
     error: str | None = None
     booted_at: float | None = None
     started_at: float = field(default_factory=time.time)
+    # The engine was stopped while the instance runs (`POST /_lab/stop-engine`): the
+    # instance and its agent stay up, `docker` no longer answers.
+    engine_stopped: bool = False
 
     @property
     def hostname(self) -> str:
@@ -88,6 +91,7 @@ class Node:
             "pid": self.pid,
             "docker_host": self.docker_host,
             "error": self.error,
+            "engine_stopped": self.engine_stopped,
             "boot_seconds": round(self.booted_at - self.started_at, 2) if self.booted_at else None,
         }
 
@@ -151,6 +155,21 @@ class NodeManager:
         node = self.get(instance_id)
         if node is not None:
             self._pool.submit(self._halt, node, True)
+
+    def stop_engine(self, instance_id: str) -> tuple[bool, str]:
+        """Stops the node's dockerd (as `systemctl stop docker` would), leaving the
+        instance, its network and its agent up. Returns whether it did, and why not."""
+        node = self.get(instance_id)
+        if node is None:
+            return False, f"no node for {instance_id}"
+        if node.state != "online" or node.pid is None:
+            return False, f"{instance_id} is {node.state}, not online"
+        node.engine_stopped = True
+        processes.stop(node.pid)
+        for pid in processes.pids_with_cmdline_containing(str(node.exec_dir)):
+            processes.stop(pid, grace=2)
+        log.info("instance %s: engine stopped; the instance and its agent stay up", instance_id)
+        return True, "engine stopped"
 
     def terminate(self, instance_id: str) -> None:
         node = self.get(instance_id)

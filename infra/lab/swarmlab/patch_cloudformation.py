@@ -1,6 +1,7 @@
 """CloudFormation, extended: custom resources that go to the real function and hold the
 stack until they answer (custom_resources.py), stack operations that wait for them,
-and Network Load Balancers (moto ignores the LoadBalancer's Type)."""
+Network Load Balancers (moto ignores the LoadBalancer's Type), and `Fn::FindInMap`
+keyed by a Number parameter (moto looks the number up, and a mapping's keys are text)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.cloudformation import parsing
 from moto.cloudformation.custom_model import CustomModel
 from moto.cloudformation.models import Stack, cloudformation_backends
 from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
@@ -222,6 +224,24 @@ def install(customs: CustomResources) -> StackOperations:
             loadbalancer_type=props.get("Type", "application"),
         )
 
+    moto_clean_json = parsing.clean_json
+
+    def clean_json(resource_json: Any, resources_map: Any) -> Any:
+        """As moto's, but a FindInMap key is looked up as text, as CloudFormation does
+        (a Number parameter's value is the text it was given)."""
+        if isinstance(resource_json, dict) and "Fn::FindInMap" in resource_json:
+            name, *path = resource_json["Fn::FindInMap"]
+            result = resources_map[moto_clean_json(name, resources_map)]
+            for key in path:
+                key = moto_clean_json(key, resources_map)
+                if isinstance(key, float) and key.is_integer():
+                    key = int(key)
+                result = result[str(key)]
+            return result
+        return moto_clean_json(resource_json, resources_map)
+
+    # moto's clean_json recurses through the module's name, so nested uses see this too.
+    parsing.clean_json = clean_json  # type: ignore[assignment]
     CustomModel.create_from_cloudformation_json = classmethod(create_custom)  # type: ignore[method-assign,assignment]
     CustomModel.update_from_cloudformation_json = classmethod(update_custom)  # type: ignore[method-assign,assignment]
     CustomModel.delete = delete_custom  # type: ignore[attr-defined]

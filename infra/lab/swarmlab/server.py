@@ -22,6 +22,7 @@ from .lablock import LAB_LOCK
 from .lambda_host import LambdaHost
 from .lifecycle import REGISTRY
 from .nodes import NodeManager, sweep
+from .schedules import Schedules, install as install_schedules
 
 log = logging.getLogger("swarmlab")
 
@@ -38,6 +39,8 @@ class Lab:
         self.stack_ops = patch_cloudformation.install(self.customs)
         self.signals = creation_policy.install(self.stack_ops)
         self.event_sources = patch_lambda.EventSources(self.host)
+        install_schedules()
+        self.schedules = Schedules()
         from moto.cloudformation import parsing
 
         parsing.get_model_list.cache_clear()
@@ -78,6 +81,18 @@ class Lab:
             with LAB_LOCK:
                 REGISTRY.hold(group, held)
             return self._reply(start_response, 200, {"group": group, "held": held})
+        if path == "/_lab/fire-schedules" and method == "POST":
+            with LAB_LOCK:
+                fired = self.schedules.fire_all()
+            return self._reply(start_response, 200, {"fired": fired})
+        if path == "/_lab/stop-engine" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                instance = str(json.loads(environ["wsgi.input"].read(length) or b"{}")["instance"])
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._reply(start_response, 400, {"message": f'expected {{"instance": ID}}: {exc}'})
+            stopped, why = self.nodes.stop_engine(instance)
+            return self._reply(start_response, 200 if stopped else 400, {"instance": instance, "message": why})
         if path == "/_lab/api-calls" and method == "GET":
             return self._reply(start_response, 200, self.api_calls.report())
         if path == "/_lab/api-calls" and method == "DELETE":
@@ -101,6 +116,7 @@ class Lab:
                 "lifecycle": REGISTRY.as_report(),
                 "functions": self.host.report(),
                 "custom_resources": self.customs.report(),
+                "schedules_fired": self.schedules.report(),
             }
 
     def reset(self) -> None:
@@ -112,6 +128,7 @@ class Lab:
             REGISTRY.refused.clear()
             REGISTRY.held.clear()
             self.customs.pending.clear()
+            self.schedules.reset()
             for node in self.nodes.all():
                 self.nodes.terminate(node.instance_id)
         self.host.shutdown()
@@ -125,6 +142,7 @@ class Lab:
                     REGISTRY.tick()
                     self.customs.tick()
                     self.signals.tick()
+                    self.schedules.tick()
                 self.host.tick()
                 self.event_sources.tick()
             except Exception:
