@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use crate::cluster::{Role, StoreRecord};
+use crate::cluster::{GroupMember, Role, StoreRecord};
 use crate::plan::LifecycleResult;
 
 /// A failure talking to the cloud, with what was being done and to what.
@@ -92,6 +92,8 @@ pub enum ActionOutcome {
 
 /// The groups and their lifecycle actions.
 pub trait Fleet: Send + Sync {
+    /// Every instance the cluster's two groups hold, in whatever state.
+    fn members(&self) -> impl Future<Output = Result<Vec<GroupMember>, PortError>> + Send;
     /// None when the instance no longer exists.
     fn describe(
         &self,

@@ -15,6 +15,9 @@ pub struct ClusterSettings {
     pub heartbeat_margin_seconds: u64,
     /// How long a leaving node's tasks get to move elsewhere before it leaves anyway.
     pub drain_seconds: u64,
+    /// How many instances one reconcile run may act on (ghosts removed, instances
+    /// joined), so that a large cluster's run ends well within the function's timeout.
+    pub reconcile_batch: usize,
 }
 
 impl Default for ClusterSettings {
@@ -25,6 +28,7 @@ impl Default for ClusterSettings {
             init_claim_seconds: 600,
             heartbeat_margin_seconds: 120,
             drain_seconds: 60,
+            reconcile_batch: 10,
         }
     }
 }

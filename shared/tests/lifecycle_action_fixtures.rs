@@ -94,3 +94,19 @@ fn test_notifications_are_told_apart_from_malformed_messages() {
         );
     }
 }
+
+#[test]
+fn a_schedule_tick_asks_for_a_reconcile() {
+    use swarmhook::events::QueuedMessage;
+    let tick = fixture("eventbridge-scheduled.json");
+    assert!(matches!(
+        QueuedMessage::parse(&tick.to_string()),
+        QueuedMessage::Reconcile
+    ));
+    let mut other = tick.clone();
+    other["source"] = "aws.ec2".into();
+    assert!(matches!(
+        QueuedMessage::parse(&other.to_string()),
+        QueuedMessage::Malformed(_)
+    ));
+}

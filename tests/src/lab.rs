@@ -85,6 +85,9 @@ impl Lab {
     pub fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
         aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
     }
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
 
     /// (instance id, lifecycle state) of every instance in an Auto Scaling group.
     pub async fn group_instances(
@@ -157,6 +160,42 @@ impl Lab {
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(LabError::Status)?;
+        Ok(())
+    }
+
+    /// Stops an instance's Docker engine, leaving the instance and its agent up (a lab
+    /// knob: `make lab-stop-engine`).
+    pub async fn stop_engine(&self, instance_id: &str) -> Result<(), LabError> {
+        self.http
+            .post(format!("{}/_lab/stop-engine", self.info.endpoint))
+            .json(&serde_json::json!({"instance": instance_id}))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(LabError::Status)?;
+        Ok(())
+    }
+
+    /// Fires every EventBridge schedule now (`make lab-reconcile`).
+    pub async fn fire_schedules(&self) -> Result<(), LabError> {
+        self.http
+            .post(format!("{}/_lab/fire-schedules", self.info.endpoint))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(LabError::Status)?;
+        Ok(())
+    }
+
+    /// Terminates an instance outside its group, as from the EC2 console (`make lab-kill`
+    /// makes this same call): no hook runs.
+    pub async fn kill(&self, instance_id: &str) -> Result<(), LabError> {
+        self.ec2()
+            .terminate_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("TerminateInstances", e))?;
         Ok(())
     }
 

@@ -7,6 +7,10 @@ use std::time::Duration;
 use aws_sdk_autoscaling::types::LifecycleState;
 use serde_json::Value;
 
+use swarmhook::cluster::StoreRecord;
+use swarmhook::ports::ClusterStore;
+use swarmhook_aws::DynamoStore;
+
 use crate::{unique_name, wait, Lab, LabError};
 
 /// The product's template, relative to the tests' fixture folder.
@@ -197,6 +201,42 @@ impl Product {
         Ok(tokens)
     }
 
+    /// The instance whose node is the swarm's leader, as `manager` sees it.
+    pub async fn leader(&self, lab: &Lab, manager: &str) -> Result<String, LabError> {
+        let out = lab
+            .run_ok(
+                manager,
+                "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}'",
+            )
+            .await?;
+        let host = out
+            .lines()
+            .find_map(|l| l.strip_suffix(" Leader"))
+            .ok_or_else(|| LabError::Unexpected(format!("no leader in {out}")))?
+            .to_owned();
+        for (id, _) in lab.group_instances(&self.managers).await? {
+            if format!("ip-{}", lab.private_ip(&id).await?.replace('.', "-")) == host {
+                return Ok(id);
+            }
+        }
+        Err(LabError::Unexpected(format!(
+            "no manager instance is {host}"
+        )))
+    }
+
+    /// The cluster's record in the stack's table, as the functions read it.
+    pub async fn record(&self, lab: &Lab) -> Result<StoreRecord, LabError> {
+        let outputs = lab.stack_outputs(&self.stack_id).await?;
+        let table = outputs.get("ClusterTableName").ok_or_else(|| {
+            LabError::Unexpected(format!("{}: no ClusterTableName output", self.stack))
+        })?;
+        let store = DynamoStore::new(lab.dynamodb(), table, &self.stack);
+        store
+            .load()
+            .await
+            .map_err(|e| LabError::Unexpected(swarmhook::error_text::with_causes(&e)))
+    }
+
     /// The function's log lines (both functions, every worker) for this stack.
     pub fn function_logs(&self, lab: &Lab) -> Result<String, LabError> {
         let dir = std::path::Path::new(&lab.info.run_dir).join("functions");
@@ -212,6 +252,18 @@ impl Product {
         }
         Ok(text)
     }
+}
+
+/// The lab's completions of terminate actions.
+pub async fn terminations(lab: &Lab) -> Result<Vec<Value>, LabError> {
+    let status = lab.status().await?;
+    Ok(status["lifecycle"]["completed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c["transition"] == "autoscaling:EC2_INSTANCE_TERMINATING")
+        .collect())
 }
 
 /// Each instance's launch action was completed exactly once, with CONTINUE, by token,

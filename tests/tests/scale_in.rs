@@ -5,20 +5,8 @@ use std::time::Duration;
 
 use aws_sdk_autoscaling::types::LifecycleState;
 use serde_json::Value;
-use swarmhook_lab_tests::product::{DuplicateEvents, Product, ProductSpec};
+use swarmhook_lab_tests::product::{terminations, DuplicateEvents, Product, ProductSpec};
 use swarmhook_lab_tests::{wait, Lab, LabError};
-
-/// The lab's completions of terminate actions, by instance.
-async fn terminations(lab: &Lab) -> Result<Vec<Value>, LabError> {
-    let status = lab.status().await?;
-    Ok(status["lifecycle"]["completed"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c["transition"] == "autoscaling:EC2_INSTANCE_TERMINATING")
-        .collect())
-}
 
 /// `docker node ls` on `instance`: one "<status> <availability> <manager status>" line per node.
 async fn node_list(lab: &Lab, instance: &str) -> Result<Vec<String>, LabError> {
@@ -197,27 +185,6 @@ async fn managers_scaled_from_five_to_three_to_one_and_back_to_five_keep_the_swa
     Ok(())
 }
 
-/// The instance whose node is the swarm's leader, as `manager` sees it.
-async fn leader(lab: &Lab, swarm: &Product, manager: &str) -> anyhow::Result<String> {
-    let out = lab
-        .run_ok(
-            manager,
-            "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}'",
-        )
-        .await?;
-    let host = out
-        .lines()
-        .find_map(|l| l.strip_suffix(" Leader"))
-        .ok_or_else(|| anyhow::anyhow!("no leader in {out}"))?
-        .to_owned();
-    for (id, _) in lab.group_instances(&swarm.managers).await? {
-        if format!("ip-{}", lab.private_ip(&id).await?.replace('.', "-")) == host {
-            return Ok(id);
-        }
-    }
-    anyhow::bail!("no manager instance is {host}")
-}
-
 #[tokio::test]
 async fn the_leader_terminated_through_the_group_is_replaced_without_losing_the_swarm(
 ) -> anyhow::Result<()> {
@@ -225,7 +192,7 @@ async fn the_leader_terminated_through_the_group_is_replaced_without_losing_the_
     let spec = ProductSpec::new("10.200.65.0/24", "10.200.66.0/24", 3, 0);
     let swarm = Product::launch(&lab, &spec).await?;
     let first = swarm.in_service(&lab, 3).await?;
-    let old_leader = leader(&lab, &swarm, &first[0]).await?;
+    let old_leader = swarm.leader(&lab, &first[0]).await?;
     let watcher_node = first
         .iter()
         .find(|id| **id != old_leader)
@@ -272,7 +239,7 @@ async fn the_leader_terminated_through_the_group_is_replaced_without_losing_the_
         1,
         "{nodes:?}"
     );
-    let new_leader = leader(&lab, &swarm, &watcher_node).await?;
+    let new_leader = swarm.leader(&lab, &watcher_node).await?;
     assert!(now.contains(&new_leader));
     let log = swarm.function_logs(&lab)?;
     assert!(

@@ -1,6 +1,7 @@
 //! The fleet port over Auto Scaling and EC2.
 
-use swarmhook::cluster::Role;
+use aws_sdk_autoscaling::types::LifecycleState;
+use swarmhook::cluster::{GroupMember, MemberState, Role};
 use swarmhook::plan::LifecycleResult;
 use swarmhook::ports::{ActionOutcome, ActionRef, Fleet, InstanceFacts, PortError};
 
@@ -57,6 +58,59 @@ impl AutoScalingFleet {
 }
 
 impl Fleet for AutoScalingFleet {
+    async fn members(&self) -> Result<Vec<GroupMember>, PortError> {
+        let mut members = Vec::new();
+        let mut pages = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&self.manager_group)
+            .auto_scaling_group_names(&self.worker_group)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                port_error(
+                    "DescribeAutoScalingGroups",
+                    &format!("{} and {}", self.manager_group, self.worker_group),
+                    e,
+                )
+            })?;
+            for group in page.auto_scaling_groups() {
+                let Some(role) = group
+                    .auto_scaling_group_name()
+                    .and_then(|g| self.role_of(g))
+                else {
+                    continue;
+                };
+                for instance in group.instances() {
+                    let (Some(id), Some(state)) =
+                        (instance.instance_id(), instance.lifecycle_state())
+                    else {
+                        continue;
+                    };
+                    let state = match state {
+                        // Gone: the group no longer holds it.
+                        LifecycleState::Terminated => continue,
+                        LifecycleState::InService => MemberState::InService,
+                        LifecycleState::Pending
+                        | LifecycleState::PendingWait
+                        | LifecycleState::PendingProceed => MemberState::Pending,
+                        LifecycleState::Terminating
+                        | LifecycleState::TerminatingWait
+                        | LifecycleState::TerminatingProceed => MemberState::Terminating,
+                        _ => MemberState::Other,
+                    };
+                    members.push(GroupMember {
+                        instance_id: id.to_owned(),
+                        role,
+                        state,
+                    });
+                }
+            }
+        }
+        Ok(members)
+    }
+
     async fn describe(&self, instance_id: &str) -> Result<Option<InstanceFacts>, PortError> {
         let asg = self
             .autoscaling

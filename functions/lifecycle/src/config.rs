@@ -34,6 +34,9 @@ pub struct Config {
     /// How long one delivery may look again in-process before "not yet" goes back to
     /// the queue (0: at once).
     pub wait_seconds: u64,
+    /// How long one reconcile run may begin new work (it finishes what it began; keep it
+    /// well under the function's timeout).
+    pub reconcile_seconds: u64,
     /// Where a message that is not a lifecycle event goes at once (None: the queue's
     /// redrive moves it after its receives run out).
     pub dead_letter_url: Option<String>,
@@ -81,12 +84,14 @@ impl Config {
             settings: ClusterSettings {
                 worker_join_parallelism: number("SWARMHOOK_WORKER_JOIN_PARALLELISM", 10, 1)?
                     as usize,
+                reconcile_batch: number("SWARMHOOK_RECONCILE_BATCH", 10, 1)? as usize,
                 ..ClusterSettings::default()
             },
             hook_timeout_seconds: number("SWARMHOOK_HOOK_TIMEOUT_SECONDS", 600, 30)?,
             queue_url: required("SWARMHOOK_QUEUE_URL")?,
             retry_seconds: number("SWARMHOOK_RETRY_SECONDS", 10, 1)?,
             wait_seconds: number("SWARMHOOK_WAIT_SECONDS", 8, 0)?,
+            reconcile_seconds: number("SWARMHOOK_RECONCILE_SECONDS", 60, 1)?,
             dead_letter_url: std::env::var("SWARMHOOK_DEAD_LETTER_URL")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),

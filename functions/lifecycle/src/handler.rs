@@ -11,7 +11,10 @@ use swarmhook::plan::LifecycleResult;
 use swarmhook::ports::{ActionRef, ClusterStore, Fleet, NodeEngine};
 
 use crate::config::Config;
+use crate::metrics::{self, Unit};
 
+/// The lifecycle queue's consumer: lifecycle actions, and the reconcile schedule's ticks
+/// (`reconcile.rs`).
 pub struct Lifecycle<S, E, F> {
     pub config: Config,
     pub store: S,
@@ -28,7 +31,7 @@ fn retry_delay(base: u64, receives: u32) -> u64 {
     base.saturating_mul(1 << doublings).min(MAX_RETRY_SECONDS)
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -108,6 +111,12 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
                 tracing::info!("an Auto Scaling test notification: nothing to do");
                 return true;
             }
+            QueuedMessage::Reconcile => {
+                // A failed run is not retried: the next tick observes afresh. (Boxed: its
+                // future nests the planners' drives, too deep for the compiler's layout.)
+                Box::pin(self.reconcile()).await;
+                return true;
+            }
             QueuedMessage::Malformed(why) => {
                 // Not a lifecycle action: change nothing. Retrying cannot help, so it goes
                 // straight to the dead-letter queue for a person to look at.
@@ -116,6 +125,17 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
             }
         };
         let d = &event.detail;
+        let group = d.auto_scaling_group_name.as_str();
+        if group != self.config.manager_group && group != self.config.worker_group {
+            // Another cluster's action (a misrouted rule): completing or abandoning it
+            // would decide for a group this function does not own. Change nothing.
+            tracing::error!(
+                group,
+                instance_id = %d.ec2_instance_id,
+                "a lifecycle event for a group of another cluster: moving it to the dead-letter queue"
+            );
+            return self.dead_letter(&body).await;
+        }
         let action = ActionRef {
             group: d.auto_scaling_group_name.clone(),
             hook: d.lifecycle_hook_name.clone(),
@@ -141,6 +161,7 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
             .time
             .map(|t| (now() as i64 - t.timestamp()).max(0) as u64)
             .unwrap_or(0);
+        let began_ms = event.time.map(|t| t.timestamp_millis());
         let seconds_left = self.config.hook_timeout_seconds.saturating_sub(elapsed);
         let ports = Ports {
             store: &self.store,
@@ -174,6 +195,7 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
         match outcome {
             Ok(Handled::Completed { result, reason }) => {
                 tracing::info!(instance_id = %action.instance_id, ?result, %reason, "lifecycle action completed");
+                self.count_completion(launching, result, began_ms);
                 true
             }
             Ok(Handled::Gone) => {
@@ -189,6 +211,23 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
                 false
             }
         }
+    }
+}
+
+impl<S, E, F> Lifecycle<S, E, F> {
+    /// A join or a removal, and how long it took from the event to its completion.
+    fn count_completion(&self, launching: bool, result: LifecycleResult, began_ms: Option<i64>) {
+        let what = match (launching, result) {
+            (true, LifecycleResult::Continue) => "Joins",
+            (true, LifecycleResult::Abandon) => "JoinsAbandoned",
+            (false, _) => "Removals",
+        };
+        let mut values = vec![(what, Unit::Count, 1.0)];
+        if let Some(began) = began_ms {
+            let latency = (metrics::now_ms() as i64 - began).max(0) as f64;
+            values.push(("LifecycleLatency", Unit::Milliseconds, latency));
+        }
+        metrics::emit(&self.config.cluster, &values);
     }
 }
 

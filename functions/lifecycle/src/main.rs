@@ -1,8 +1,10 @@
 //! The lifecycle function: Auto Scaling lifecycle events, delivered by EventBridge to SQS,
-//! handed to the brain. Configuration is checked and clients are built once, at cold start.
+//! handed to the brain; and the reconcile schedule's ticks, on the same queue. Configuration is checked and clients are built once, at cold start.
 
 mod config;
 mod handler;
+mod metrics;
+mod reconcile;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use swarmhook_aws::{AutoScalingFleet, DynamoStore, SsmEngine, StackSignals};

@@ -1,6 +1,6 @@
 //! Typed readings of what the scripts print.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Availability, EngineState, ManagerStatus, NodeStatus, Role, SwarmMember};
 
@@ -270,4 +270,50 @@ pub fn parse_swarm_view(stdout: &str, stderr: &str) -> Result<SwarmView, ParseEr
         running_tasks: node.as_ref().and(tasks),
         node,
     })
+}
+
+/// The swarm in numbers (`swarm_census`' result).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SwarmCensus {
+    pub nodes: u32,
+    pub managers: u32,
+    pub workers: u32,
+    /// Managers that are Leader or Reachable.
+    pub reachable_managers: u32,
+    /// Nodes the swarm reports Down (or Disconnected, or Unknown).
+    pub nodes_down: u32,
+}
+
+pub fn parse_swarm_census(stdout: &str) -> Result<SwarmCensus, ParseError> {
+    let mut census = SwarmCensus::default();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let mut words = line.split_whitespace();
+        let unexpected = || ParseError::Unexpected {
+            script: "swarm-census",
+            reason: format!("line {line:?}"),
+        };
+        let count: u32 = words
+            .next()
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(unexpected)?;
+        let status = words.next().ok_or_else(unexpected)?;
+        let standing = words.next();
+        census.nodes += count;
+        if node_status(status) != NodeStatus::Ready {
+            census.nodes_down += count;
+        }
+        match standing {
+            None => census.workers += count,
+            Some(s) => {
+                census.managers += count;
+                if matches!(
+                    manager_status(s),
+                    Some(ManagerStatus::Leader | ManagerStatus::Reachable)
+                ) {
+                    census.reachable_managers += count;
+                }
+            }
+        }
+    }
+    Ok(census)
 }

@@ -66,6 +66,15 @@ pub fn swarm_view(node: Option<&str>) -> Result<String, ScriptError> {
     Ok(script)
 }
 
+/// On a manager: how many nodes stand in each status and managers in each standing, as
+/// `<count> <status> [<manager status>]` lines: a handful of lines however large the swarm.
+pub fn swarm_census() -> String {
+    header("swarm-census")
+        + "nodes=$(docker node ls --format '{{.Status}} {{.ManagerStatus}}') || exit 7
+" + "printf '%s\n' \"$nodes\" | sort | uniq -c
+"
+}
+
 /// `docker swarm init`, unless the engine is already in a swarm.
 pub fn init_swarm(advertise_address: &str) -> Result<String, ScriptError> {
     let addr = safe("address", advertise_address, &[])?;

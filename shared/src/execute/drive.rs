@@ -1,10 +1,11 @@
 //! One delivery of a lifecycle action, driven to its end or to "not yet": observe, ask
 //! the planner for the next step, perform it, observe again. Launches and terminations
-//! differ only in their planner.
+//! differ only in their planner; reconcile drives the same planners for an instance
+//! no lifecycle action waits on (a ghost, or an instance in service but not joined).
 
 use crate::cluster::ClusterView;
 use crate::plan::{LifecycleResult, Step};
-use crate::ports::{ActionOutcome, ActionRef, ClusterStore, Fleet, NodeEngine};
+use crate::ports::{ActionOutcome, ActionRef, ClusterStore, Fleet, InstanceFacts, NodeEngine};
 use crate::settings::ClusterSettings;
 
 use super::launch::{ExecuteError, Handled, Ports, TokenParameters};
@@ -20,7 +21,9 @@ pub(super) struct Delivery<'a, S, E, F> {
     pub ports: &'a Ports<'a, S, E, F>,
     pub settings: &'a ClusterSettings,
     pub tokens: &'a TokenParameters,
-    pub action: &'a ActionRef,
+    pub instance_id: &'a str,
+    /// The lifecycle action to complete or keep alive; None when none waits (reconcile).
+    pub action: Option<&'a ActionRef>,
     /// Signal the stack for the instance's group after a CONTINUE (launches).
     pub signal_on_continue: bool,
 }
@@ -28,6 +31,7 @@ pub(super) struct Delivery<'a, S, E, F> {
 impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
     pub async fn drive(
         &self,
+        facts: &InstanceFacts,
         plan: impl Fn(&ClusterView) -> Step,
         now: impl Fn() -> u64,
     ) -> Result<Handled, ExecuteError> {
@@ -36,18 +40,13 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
             engine: engine_port,
             fleet,
         } = *self.ports;
-        let action = self.action;
-        let Some(facts) = fleet.describe(&action.instance_id).await? else {
-            tracing::info!("the instance is gone");
-            return Ok(Handled::Gone);
-        };
         for _ in 0..MAX_STEPS {
             let view = observe(
                 store,
                 engine_port,
                 self.settings,
-                &action.instance_id,
-                &facts,
+                self.instance_id,
+                facts,
                 now(),
             )
             .await?;
@@ -55,12 +54,16 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
             tracing::info!(step = step_name(&step), "next step");
             match step {
                 Step::Complete { result, reason } => {
+                    let Some(action) = self.action else {
+                        tracing::info!(?result, %reason, "done (no lifecycle action waits)");
+                        return Ok(Handled::Completed { result, reason });
+                    };
                     tracing::info!(?result, %reason, "completing the lifecycle action");
                     let outcome = fleet.complete(action, result).await?;
                     if let (true, LifecycleResult::Continue, Some(role)) =
                         (self.signal_on_continue, result, facts.role)
                     {
-                        fleet.signal_ready(&action.instance_id, role).await?;
+                        fleet.signal_ready(self.instance_id, role).await?;
                     }
                     return Ok(match outcome {
                         ActionOutcome::Done => Handled::Completed { result, reason },
@@ -68,8 +71,10 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
                     });
                 }
                 Step::RetryLater { reason, heartbeat } => {
-                    if heartbeat && fleet.heartbeat(action).await? == ActionOutcome::NotPending {
-                        return Ok(Handled::Gone);
+                    if let (true, Some(action)) = (heartbeat, self.action) {
+                        if fleet.heartbeat(action).await? == ActionOutcome::NotPending {
+                            return Ok(Handled::Gone);
+                        }
                     }
                     tracing::info!(%reason, heartbeat, "not yet");
                     return Ok(Handled::RetryLater { reason });

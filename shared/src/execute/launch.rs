@@ -114,10 +114,15 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
         ports,
         settings,
         tokens,
-        action,
+        instance_id: &action.instance_id,
+        action: Some(action),
         signal_on_continue: true,
     };
+    let Some(facts) = ports.fleet.describe(&action.instance_id).await? else {
+        tracing::info!("the instance is gone");
+        return Ok(Handled::Gone);
+    };
     delivery
-        .drive(|view| next_launch_step(view, &launch), now)
+        .drive(&facts, |view| next_launch_step(view, &launch), now)
         .await
 }

@@ -5,9 +5,11 @@ mod drive;
 mod launch;
 mod observe;
 mod perform;
+mod reconcile;
 mod resource;
 mod terminate;
 
 pub use launch::{handle_launch, ExecuteError, Handled, Ports, TokenParameters};
+pub use reconcile::{reconcile, ReconcileReport};
 pub use resource::{record_spec, remove_cluster, rotate_tokens, Rotation};
 pub use terminate::handle_terminate;

@@ -27,10 +27,15 @@ pub async fn handle_terminate<S: ClusterStore, E: NodeEngine, F: Fleet>(
         ports,
         settings,
         tokens,
-        action,
+        instance_id: &action.instance_id,
+        action: Some(action),
         signal_on_continue: false,
     };
+    let Some(facts) = ports.fleet.describe(&action.instance_id).await? else {
+        tracing::info!("the instance is gone");
+        return Ok(Handled::Gone);
+    };
     delivery
-        .drive(|view| next_terminate_step(view, &terminate), now)
+        .drive(&facts, |view| next_terminate_step(view, &terminate), now)
         .await
 }

@@ -6,9 +6,11 @@
 //! already done and ends the same way.
 
 mod launch;
+mod reconcile;
 mod step;
 mod terminate;
 
 pub use launch::{next_launch_step, LaunchAction};
+pub use reconcile::{plan_reconcile, Ghost, ReconcileWork};
 pub use step::{LifecycleResult, Step};
 pub use terminate::{next_terminate_step, quorum_allows_removal, TerminateAction};

@@ -1,0 +1,62 @@
+//! The reconcile schedule's tick: one bounded run of the brain's reconcile, its outcome
+//! logged and counted.
+
+use swarmhook::error_text::with_causes;
+use swarmhook::execute::{reconcile, Ports};
+use swarmhook::ports::{ClusterStore, Fleet, NodeEngine};
+
+use crate::handler::{now, Lifecycle};
+use crate::metrics::{self, Unit};
+
+impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
+    #[tracing::instrument(skip_all, fields(cluster = %self.config.cluster))]
+    pub(crate) async fn reconcile(&self) {
+        let ports = Ports {
+            store: &self.store,
+            engine: &self.engine,
+            fleet: &self.fleet,
+        };
+        let budget_ends_at = now() + self.config.reconcile_seconds;
+        let (settings, tokens) = (&self.config.settings, &self.config.tokens);
+        let report = match reconcile(&ports, settings, tokens, budget_ends_at, now).await {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::error!(error = %with_causes(&e), retryable = e.is_retryable(), "reconcile failed; the next tick tries again");
+                return;
+            }
+        };
+        for (instance_id, reason) in &report.cannot_join {
+            tracing::warn!(%instance_id, %reason, "an instance in service cannot join the swarm");
+        }
+        for (instance_id, reason) in &report.waiting {
+            tracing::info!(%instance_id, %reason, "not finished this run");
+        }
+        tracing::info!(
+            removed = ?report.removed,
+            joined = ?report.joined,
+            cannot_join = report.cannot_join.len(),
+            waiting = report.waiting.len(),
+            deferred = report.deferred,
+            census = ?report.census,
+            "reconciled"
+        );
+        let mut values = vec![
+            ("Removals", Unit::Count, report.removed.len() as f64),
+            ("Joins", Unit::Count, report.joined.len() as f64),
+            ("CannotJoin", Unit::Count, report.cannot_join.len() as f64),
+        ];
+        if let Some(c) = report.census {
+            values.extend([
+                ("Managers", Unit::Count, f64::from(c.managers)),
+                ("Workers", Unit::Count, f64::from(c.workers)),
+                (
+                    "ReachableManagers",
+                    Unit::Count,
+                    f64::from(c.reachable_managers),
+                ),
+                ("NodesDown", Unit::Count, f64::from(c.nodes_down)),
+            ]);
+        }
+        metrics::emit(&self.config.cluster, &values);
+    }
+}

@@ -1,0 +1,152 @@
+//! A scheduled reconcile: what no lifecycle hook reported, found from the store and the
+//! groups, and driven through the same planners as the hooks. Ghosts (instances the
+//! store knows that no group holds) have their nodes demoted and removed and their
+//! records dropped; instances in service that the registry does not know are joined, or
+//! found already serving and registered. Bounded: at most `reconcile_batch` instances,
+//! and none begun after `budget_ends_at`; the rest wait for the next run.
+
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::cluster::MemberState;
+use crate::engine::{self, SwarmCensus};
+use crate::error_text::with_causes;
+use crate::plan::{
+    next_launch_step, next_terminate_step, plan_reconcile, LaunchAction, LifecycleResult,
+    TerminateAction,
+};
+use crate::ports::{ClusterStore, Fleet, InstanceFacts, NodeEngine};
+use crate::settings::ClusterSettings;
+
+use super::drive::Delivery;
+use super::launch::{ExecuteError, Handled, Ports, TokenParameters};
+
+/// What one run did, for its log line and its metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReconcileReport {
+    /// Ghosts whose node is out of the swarm and whose records are dropped.
+    pub removed: Vec<String>,
+    /// Instances in service now in the swarm and the registry.
+    pub joined: Vec<String>,
+    /// Instances that cannot join, with the reason (reported, left as they are).
+    pub cannot_join: Vec<(String, String)>,
+    /// Instances not finished this run, with the reason (the next run goes on).
+    pub waiting: Vec<(String, String)>,
+    /// Instances left for a later run (batch or time budget).
+    pub deferred: usize,
+    /// The swarm as a manager counted it at the end of the run (None: no manager answered).
+    pub census: Option<SwarmCensus>,
+}
+
+/// Runs one reconcile.
+#[tracing::instrument(skip_all, fields(budget_ends_at))]
+pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
+    ports: &Ports<'_, S, E, F>,
+    settings: &ClusterSettings,
+    tokens: &TokenParameters,
+    budget_ends_at: u64,
+    now: impl Fn() -> u64,
+) -> Result<ReconcileReport, ExecuteError> {
+    let record = ports.store.load().await?;
+    let members = ports.fleet.members().await?;
+    let work = plan_reconcile(&record, &members, settings.reconcile_batch);
+    let mut report = ReconcileReport {
+        deferred: work.deferred,
+        ..ReconcileReport::default()
+    };
+    let delivery = |instance_id| Delivery {
+        ports,
+        settings,
+        tokens,
+        instance_id,
+        action: None,
+        signal_on_continue: false,
+    };
+
+    for ghost in &work.ghosts {
+        if now() >= budget_ends_at {
+            report.deferred += 1;
+            continue;
+        }
+        let id = ghost.instance_id.as_str();
+        tracing::info!(instance_id = id, role = %ghost.role, "a ghost: its instance is in neither group");
+        let facts = InstanceFacts {
+            role: Some(ghost.role),
+            address: None,
+        };
+        // No hook waits: no timeout to keep alive, and nothing left to drain.
+        let terminate = TerminateAction {
+            instance_id: id.to_owned(),
+            seconds_left: u64::MAX,
+            elapsed_seconds: u64::MAX,
+        };
+        let handled = delivery(id)
+            .drive(&facts, |view| next_terminate_step(view, &terminate), &now)
+            .instrument(tracing::info_span!("ghost", instance_id = id, role = %ghost.role))
+            .await;
+        match handled {
+            Ok(Handled::Completed { .. } | Handled::Gone) => report.removed.push(id.to_owned()),
+            Ok(Handled::RetryLater { reason }) => report.waiting.push((id.to_owned(), reason)),
+            Err(e) => report.waiting.push((id.to_owned(), with_causes(&e))),
+        }
+    }
+
+    for member in &work.unjoined {
+        if now() >= budget_ends_at {
+            report.deferred += 1;
+            continue;
+        }
+        let id = member.instance_id.as_str();
+        debug_assert_eq!(member.state, MemberState::InService);
+        let facts = match ports.fleet.describe(id).await {
+            Ok(Some(facts)) => facts,
+            Ok(None) => continue, // gone since the groups were read: the next run sees it
+            Err(e) => {
+                report.waiting.push((id.to_owned(), with_causes(&e)));
+                continue;
+            }
+        };
+        tracing::info!(instance_id = id, role = %member.role, "in service but not registered");
+        let launch = LaunchAction {
+            instance_id: id.to_owned(),
+            seconds_left: u64::MAX,
+        };
+        let handled = delivery(id)
+            .drive(&facts, |view| next_launch_step(view, &launch), &now)
+            .instrument(tracing::info_span!("unjoined", instance_id = id, role = %member.role))
+            .await;
+        match handled {
+            Ok(Handled::Completed {
+                result: LifecycleResult::Continue,
+                ..
+            }) => report.joined.push(id.to_owned()),
+            Ok(Handled::Completed { reason, .. }) => {
+                tracing::warn!(instance_id = id, %reason, "cannot join this instance");
+                report.cannot_join.push((id.to_owned(), reason));
+            }
+            Ok(Handled::RetryLater { reason }) => report.waiting.push((id.to_owned(), reason)),
+            Ok(Handled::Gone) => {}
+            Err(e) => report.waiting.push((id.to_owned(), with_causes(&e))),
+        }
+    }
+
+    report.census = census(ports).await?;
+    Ok(report)
+}
+
+/// Counts the swarm on the first recorded manager that answers.
+async fn census<S: ClusterStore, E: NodeEngine, F: Fleet>(
+    ports: &Ports<'_, S, E, F>,
+) -> Result<Option<SwarmCensus>, ExecuteError> {
+    let record = ports.store.load().await?;
+    let script = engine::swarm_census();
+    for manager in &record.managers {
+        let Some(out) = ports.engine.run(&manager.instance_id, &script).await? else {
+            continue;
+        };
+        if out.exit_code == 0 {
+            return Ok(Some(engine::parse_swarm_census(&out.stdout)?));
+        }
+    }
+    Ok(None)
+}
