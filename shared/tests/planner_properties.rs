@@ -247,3 +247,111 @@ proptest! {
         prop_assert!(world.members.iter().all(|m| !m.left));
     }
 }
+
+#[derive(Debug, Clone)]
+struct Kills {
+    formed: Scenario,
+    /// Managers killed: never a majority (the swarm itself would be lost).
+    killed_managers: usize,
+    killed_workers: usize,
+    /// Replacements launched while reconcile removes the dead.
+    new_managers: usize,
+    new_workers: usize,
+    /// How many reconcile deliveries (schedule ticks, duplicated) are in flight.
+    ticks: usize,
+    schedule: Vec<usize>,
+}
+
+fn kills() -> impl Strategy<Value = Kills> {
+    scenario().prop_flat_map(|formed| {
+        let (m, w) = (formed.managers, formed.workers);
+        (0..=(m - 1) / 2, 0..=w, 0usize..=2, 0usize..=2, 1usize..=3).prop_flat_map(
+            move |(km, kw, nm, nw, ticks)| {
+                let formed = formed.clone();
+                prop::collection::vec(0usize..1000, 0..600).prop_map(move |schedule| Kills {
+                    formed: formed.clone(),
+                    killed_managers: km,
+                    killed_workers: kw,
+                    new_managers: nm,
+                    new_workers: nw,
+                    ticks,
+                    schedule,
+                })
+            },
+        )
+    })
+}
+
+/// A delivery: a launch event, or a reconcile tick.
+#[derive(Debug, Clone)]
+enum Tick {
+    Launch(String),
+    Reconcile,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reconcile_removes_killed_instances_without_losing_quorum_while_replacements_join(k in kills()) {
+        let mut world = run(&k.formed);
+        prop_assert!(world.violations.is_empty(), "{:?}", world.violations);
+        let managers: Vec<String> = (0..k.formed.managers).map(|i| format!("m{i}")).collect();
+        let workers: Vec<String> = (k.formed.managers..k.formed.managers + k.formed.workers)
+            .map(|i| format!("w{i}"))
+            .collect();
+        let killed: Vec<String> = managers.iter().take(k.killed_managers)
+            .chain(workers.iter().take(k.killed_workers))
+            .cloned()
+            .collect();
+        for id in &killed {
+            world.kill(id);
+        }
+        let mut deliveries: Vec<Tick> = (0..k.ticks).map(|_| Tick::Reconcile).collect();
+        let mut joining = Vec::new();
+        for i in 0..k.new_managers + k.new_workers {
+            let (id, role) = if i < k.new_managers {
+                (format!("nm{i}"), Role::Manager)
+            } else {
+                (format!("nw{i}"), Role::Worker)
+            };
+            world.launch(&id, Some(role), 1);
+            deliveries.push(Tick::Launch(id.clone()));
+            joining.push((id, role));
+        }
+        let rounds = deliver(&mut deliveries, &k.schedule, 40_000, |d| match d {
+            Tick::Launch(id) => world.advance(id),
+            Tick::Reconcile => world.advance_reconcile(),
+        });
+        prop_assert!(deliveries.is_empty(), "deliveries left after {} rounds: {:?}", rounds, deliveries);
+        // Demotions never below quorum, no manager removed undemoted (the world checks).
+        prop_assert!(world.violations.is_empty(), "{:?}", world.violations);
+        for (id, _) in &joining {
+            prop_assert_eq!(world.completions.get(id), Some(&vec![LifecycleResult::Continue]), "{}", id);
+        }
+        // The swarm is who survived and who came; the store says exactly that.
+        let mut members: Vec<String> = world.members.iter().map(|m| m.instance_id.clone()).collect();
+        members.sort();
+        let mut want: Vec<String> = managers.iter().chain(&workers)
+            .filter(|id| !killed.contains(id))
+            .cloned()
+            .chain(joining.iter().map(|(id, _)| id.clone()))
+            .collect();
+        want.sort();
+        prop_assert_eq!(&members, &want);
+        let mut recorded: Vec<String> = world.store.managers.iter().map(|m| m.instance_id.clone()).collect();
+        recorded.sort();
+        let mut want_managers: Vec<String> = managers.iter()
+            .filter(|id| !killed.contains(id))
+            .cloned()
+            .chain(joining.iter().filter(|(_, r)| *r == Role::Manager).map(|(id, _)| id.clone()))
+            .collect();
+        want_managers.sort();
+        prop_assert_eq!(recorded, want_managers);
+        let mut registry: Vec<String> = world.store.nodes.iter().map(|n| n.instance_id.clone()).collect();
+        registry.sort();
+        prop_assert_eq!(registry, want);
+        prop_assert!(world.store.departures.is_empty(), "{:?}", world.store.departures);
+        prop_assert!(world.store.leases.is_empty(), "{:?}", world.store.leases);
+    }
+}

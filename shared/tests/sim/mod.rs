@@ -8,11 +8,13 @@
 use std::collections::BTreeMap;
 
 use swarmhook::cluster::{
-    Availability, ClusterView, Departure, EngineState, InitClaim, JoinLease, ManagerRecord,
-    ManagerStatus, NodeRecord, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
+    Availability, ClusterView, Departure, EngineState, GroupMember, InitClaim, JoinLease,
+    ManagerRecord, ManagerStatus, MemberState, NodeRecord, NodeStatus, Role, StoreRecord, Subject,
+    SwarmMember, SwarmRecord,
 };
 use swarmhook::plan::{
-    next_launch_step, next_terminate_step, LaunchAction, LifecycleResult, Step, TerminateAction,
+    next_launch_step, next_terminate_step, plan_reconcile, LaunchAction, LifecycleResult, Step,
+    TerminateAction,
 };
 use swarmhook::settings::ClusterSettings;
 
@@ -36,11 +38,14 @@ pub struct Member {
     pub availability: Availability,
     /// It left the swarm (`swarm leave`): the swarm reports it Down until it is removed.
     pub left: bool,
+    /// Its instance was killed outside any hook: Down (a manager still counts in the
+    /// Raft group, unreachable) until it is demoted and removed.
+    pub dead: bool,
 }
 
 impl Member {
     pub fn ready(&self, now: u64) -> bool {
-        now >= self.ready_at
+        now >= self.ready_at && !self.dead
     }
 }
 
@@ -59,6 +64,8 @@ pub struct World {
     pub terminations: BTreeMap<String, Vec<LifecycleResult>>,
     pub violations: Vec<String>,
     pub max_workers_joining: usize,
+    /// Instances killed outside any hook: no group holds them any more.
+    pub killed: Vec<String>,
     next_cluster: u32,
 }
 
@@ -103,7 +110,7 @@ impl World {
             node_id: format!("node-{}", m.instance_id),
             hostname: format!("host-{}", m.instance_id),
             role: m.role,
-            status: if m.left {
+            status: if m.left || m.dead {
                 NodeStatus::Down
             } else if ready {
                 NodeStatus::Ready
@@ -143,7 +150,7 @@ impl World {
         let reported_by = asked.into_iter().find(|m| {
             self.members
                 .iter()
-                .any(|x| &x.instance_id == m && x.role == Role::Manager && !x.left)
+                .any(|x| &x.instance_id == m && x.role == Role::Manager && !x.left && !x.dead)
         });
         let (membership, managers) = if reported_by.is_some() {
             let membership = self
@@ -214,6 +221,83 @@ impl World {
         self.execute(instance_id, step)
     }
 
+    /// Kills an instance outside any hook (EC2 console, a crash): its engine never answers
+    /// again, the swarm reports its node Down, and no group holds it.
+    pub fn kill(&mut self, instance_id: &str) {
+        if let Some(n) = self.nodes.get_mut(instance_id) {
+            n.engine = EngineState::Unreachable;
+            n.boot_delay = u32::MAX;
+        }
+        if let Some(m) = self
+            .members
+            .iter_mut()
+            .find(|m| m.instance_id == instance_id)
+        {
+            m.dead = true;
+        }
+        self.pending.remove(instance_id);
+        self.killed.push(instance_id.to_owned());
+    }
+
+    /// What the two groups hold: every instance not killed and not terminated.
+    fn group_members(&self) -> Vec<GroupMember> {
+        self.nodes
+            .iter()
+            .filter(|(id, _)| !self.killed.contains(id) && !self.terminations.contains_key(*id))
+            .filter_map(|(id, n)| {
+                Some(GroupMember {
+                    instance_id: id.clone(),
+                    role: n.role?,
+                    state: if self.leaving.contains_key(id) {
+                        MemberState::Terminating
+                    } else if self.pending.contains_key(id) {
+                        MemberState::Pending
+                    } else {
+                        MemberState::InService
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// One step of a scheduled reconcile: the first ghost with a step to take takes it
+    /// (each ghost through the terminate planner, with no lifecycle action). Done once
+    /// there is no ghost left; Retry while every ghost must wait.
+    pub fn advance_reconcile(&mut self) -> Advance {
+        let work = plan_reconcile(
+            &self.store,
+            &self.group_members(),
+            self.settings.reconcile_batch,
+        );
+        if work.ghosts.is_empty() {
+            return Advance::Done;
+        }
+        for ghost in work.ghosts {
+            let id = ghost.instance_id;
+            let view = self.observe(&id);
+            let action = TerminateAction {
+                instance_id: id.clone(),
+                seconds_left: u64::MAX,
+                elapsed_seconds: u64::MAX,
+            };
+            match next_terminate_step(&view, &action) {
+                Step::RetryLater { .. } => continue,
+                Step::Complete { .. } => {
+                    if self.members.iter().any(|m| m.instance_id == id) {
+                        self.violations
+                            .push(format!("ghost {id} ended while still in the swarm"));
+                    }
+                    continue;
+                }
+                step => {
+                    self.execute(&id, step);
+                    return Advance::Continue;
+                }
+            }
+        }
+        Advance::Retry
+    }
+
     /// Managers of the swarm that have not left, and how many of them serve.
     fn raft(&self) -> (usize, usize) {
         let now = self.now;
@@ -236,7 +320,7 @@ impl World {
     fn is_manager(&self, via: &str) -> bool {
         self.members
             .iter()
-            .any(|m| m.instance_id == via && m.role == Role::Manager && !m.left)
+            .any(|m| m.instance_id == via && m.role == Role::Manager && !m.left && !m.dead)
     }
 
     fn write(&mut self, expected: u64) -> bool {
@@ -279,6 +363,7 @@ impl World {
                         ready_at: self.now,
                         availability: Availability::Active,
                         left: false,
+                        dead: false,
                     });
                 }
             }
@@ -387,6 +472,7 @@ impl World {
                         ready_at: self.now + 3,
                         availability: Availability::Active,
                         left: false,
+                        dead: false,
                     });
                 }
             }
@@ -495,7 +581,7 @@ impl World {
                         .members
                         .iter()
                         .find(|m| format!("node-{}", m.instance_id) == node_id)
-                        .map(|m| (m.left, m.role));
+                        .map(|m| (m.left || m.dead, m.role));
                     match down {
                         Some((true, Role::Manager)) => self
                             .violations
