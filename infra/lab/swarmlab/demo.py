@@ -2,8 +2,10 @@
 
 The lifecycle function (the real binary, published to the lab's S3 as a zip) joins every
 instance by itself. The demo only watches: progress while the swarm forms, then a scale-out
-of the workers by 2 and a scale-in by 2 (the leavers drained and removed), the lab's tables,
-and target/lab/report.json. It exits non-zero if the swarm did not end as asked.
+of the workers by 2 and a scale-in by 2 (the leavers drained and removed), then a worker
+killed outside any hook (as from the EC2 console) whose node the scheduled reconcile
+removes while the group's replacement joins, the lab's tables, and target/lab/report.json.
+It exits non-zero if the swarm did not end as asked.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 import time
 
 from . import config, status
-from .cli_clients import client
+from .cli_clients import client, lab_post
 from .publish import publish
 
 TEMPLATE = config.REPO_ROOT / "infra" / "aws" / "swarmhook.yaml"
@@ -59,6 +61,42 @@ def wait_for(asg, cfn, stack_id: str, groups: list[str], want: int, started: flo
     return False
 
 
+def swarm_nodes() -> list[dict]:
+    """The swarm's nodes as a manager reports them (empty while none answers)."""
+    return status.gather()["swarm"]["nodes"]
+
+
+def repair(asg, cfn, stack_id: str, groups: list[str], want: int, started: float, timeout: float = 300) -> float | None:
+    """Kills a worker outside any hook; returns how long until the swarm was whole again
+    (the dead node removed by reconcile, the replacement Ready), or None."""
+    workers = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[groups[1]])["AutoScalingGroups"][0]["Instances"]
+    if not workers:
+        say("no worker to kill: skipping the repair", started)
+        return None
+    victim = workers[0]["InstanceId"]
+    say(f"killing worker {victim} outside any hook, as from the EC2 console: its node stays in the swarm, "
+        "Down, until the scheduled reconcile removes it (fired every 10 s here rather than every minute); "
+        "the group launches a replacement", started)
+    client("ec2").terminate_instances(InstanceIds=[victim])
+    killed_at = time.monotonic()
+    last_fire, last = 0.0, None
+    while time.monotonic() - killed_at < timeout:
+        if time.monotonic() - last_fire >= 10:
+            lab_post("/_lab/fire-schedules", {})
+            last_fire = time.monotonic()
+        nodes = swarm_nodes()
+        down = sum(1 for n in nodes if n.get("Status") != "Ready")
+        ready, total = in_service(asg, groups)
+        seen = (len(nodes), down, ready, total)
+        if seen != last:
+            say(f"swarm: {len(nodes)} nodes, {down} not Ready; {ready}/{want} instances in service ({total} launched)", started)
+            last = seen
+        if len(nodes) == want and down == 0 and ready == want and total == want:
+            return time.monotonic() - killed_at
+        time.sleep(2)
+    return None
+
+
 def main() -> int:
     managers = int(os.environ.get("MANAGERS", "3"))
     workers = int(os.environ.get("WORKERS", "3"))
@@ -100,18 +138,25 @@ def main() -> int:
         asg.set_desired_capacity(AutoScalingGroupName=groups[1], DesiredCapacity=workers)
         scaled_in = wait_for(asg, cfn, stack_id, groups, managers + workers, started)
 
+    repaired = None
+    if scaled_in:
+        repaired = repair(asg, cfn, stack_id, groups, managers + workers, started)
+        say(f"swarm whole again {repaired:.1f}s after the kill" if repaired is not None
+            else "the swarm was NOT repaired", started)
+
     report = status.gather()
     print()
     print(status.render(report))
     want = managers + workers
     ready = [n for n in report["swarm"]["nodes"] if n.get("Status") == "Ready"]
-    ok = (formed and scaled and scaled_in and len(report["cluster_ids"]) == 1
+    ok = (formed and scaled and scaled_in and repaired is not None and len(report["cluster_ids"]) == 1
           and len(ready) == want and len(report["swarm"]["nodes"]) == want)
     report["demo"] = {
         "asked": {"managers": managers, "workers": workers, "scale_out": 2, "scale_in": 2},
         "formed": formed,
         "scaled_out": scaled,
         "scaled_in": scaled_in,
+        "seconds_to_repair_a_killed_worker": round(repaired, 1) if repaired is not None else None,
         "seconds_to_form": round(t_formed, 1),
         "ready_nodes": len(ready),
     }
@@ -119,7 +164,7 @@ def main() -> int:
     out.write_text(json.dumps(report, indent=2, default=str))
     say(
         f"{'OK' if ok else 'FAILED'}: {len(ready)}/{want} nodes Ready in {len(report['cluster_ids'])} cluster(s) "
-        f"({len(report['swarm']['nodes'])} in the swarm) after +2 and -2 workers; "
+        f"({len(report['swarm']['nodes'])} in the swarm) after +2 and -2 workers and a killed worker; "
         f"the first {managers + workers} formed in {t_formed:.1f}s; report {out}",
         started,
     )
