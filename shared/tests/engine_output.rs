@@ -204,3 +204,49 @@ fn the_join_reports_how_long_the_engine_took() {
     let script = join_swarm(Role::Worker, "/p", &["10.0.1.4".into()]).expect("safe");
     assert!(script.contains("in $(( ($(date +%s%N) - started) / 1000000 )) ms"));
 }
+
+#[test]
+fn published_ports_from_real_service_inspect() {
+    use swarmhook::cluster::{PublishedPort, Transport};
+    use swarmhook::engine::parse_published_ports;
+    let ports = parse_published_ports(&fixture("service-ports.jsonl")).expect("parses");
+    let port = |port, transport, service: &str, certificate: Option<&str>| PublishedPort {
+        port,
+        transport,
+        service: service.into(),
+        certificate: certificate.map(str::to_owned),
+    };
+    // The host-mode port (9000) and the service with no ports are not the balancer's.
+    assert_eq!(
+        ports,
+        vec![
+            port(53, Transport::Tcp, "dns", None),
+            port(53, Transport::Udp, "dns", None),
+            port(5353, Transport::Udp, "web", None),
+            port(
+                8080,
+                Transport::Tcp,
+                "web",
+                Some("arn:aws:acm:us-east-1:123456789012:certificate/abc")
+            ),
+        ]
+    );
+    assert!(parse_published_ports("not json\n").is_err());
+    assert_eq!(parse_published_ports("").expect("no services"), vec![]);
+}
+
+#[test]
+fn the_census_of_a_real_swarm() {
+    let c =
+        swarmhook::engine::parse_swarm_census(&fixture("census-one-manager.txt")).expect("parses");
+    assert_eq!(
+        (
+            c.nodes,
+            c.managers,
+            c.reachable_managers,
+            c.workers,
+            c.nodes_down
+        ),
+        (1, 1, 1, 0, 0)
+    );
+}

@@ -3,11 +3,13 @@
 
 mod group;
 mod observation;
+mod published;
 mod store_record;
 mod swarm;
 
 pub use group::{GroupMember, MemberState};
 pub use observation::{ClusterView, EngineState, Subject};
+pub use published::{tls_label, PublishedPort, Transport};
 pub use store_record::{
     Departure, InitClaim, JoinLease, ManagerRecord, NodeRecord, StoreRecord, SwarmRecord,
 };

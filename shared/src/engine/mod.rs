@@ -8,9 +8,11 @@ mod scripts;
 
 pub use parse::{
     parse_engine_state, parse_join_millis, parse_manager_list, parse_node_inspect,
-    parse_swarm_census, parse_swarm_view, ParseError, SwarmCensus, SwarmView,
+    parse_published_ports, parse_swarm_census, parse_swarm_view, ParseError, SwarmCensus,
+    SwarmView,
 };
 pub use scripts::{
     demote_node, drain_node, init_swarm, join_swarm, leave_swarm, probe_engine, publish_tokens,
-    remove_node, rotate_tokens, swarm_census, swarm_view, ScriptError, SCRIPT_VERSION,
+    published_ports, remove_node, rotate_tokens, swarm_census, swarm_view, ScriptError,
+    SCRIPT_VERSION,
 };

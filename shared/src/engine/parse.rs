@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Availability, EngineState, ManagerStatus, NodeStatus, Role, SwarmMember};
+use crate::cluster::{
+    tls_label, Availability, EngineState, ManagerStatus, NodeStatus, PublishedPort, Role,
+    SwarmMember, Transport,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -316,4 +319,64 @@ pub fn parse_swarm_census(stdout: &str) -> Result<SwarmCensus, ParseError> {
         }
     }
     Ok(census)
+}
+
+#[derive(Deserialize)]
+struct ServicePorts {
+    name: String,
+    #[serde(default)]
+    ports: Option<Vec<EndpointPort>>,
+    #[serde(default)]
+    labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EndpointPort {
+    #[serde(default)]
+    protocol: String,
+    #[serde(default)]
+    published_port: u32,
+    #[serde(default)]
+    publish_mode: String,
+}
+
+/// `published_ports`' result: every ingress-mode TCP or UDP port, with the certificate its
+/// service's `swarmhook.tls.<port>` label names. Host-mode ports (bound only where a task
+/// runs) and SCTP are not the load balancer's.
+pub fn parse_published_ports(stdout: &str) -> Result<Vec<PublishedPort>, ParseError> {
+    let mut found = Vec::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let service: ServicePorts =
+            serde_json::from_str(line).map_err(|source| ParseError::Json {
+                script: "published-ports",
+                source,
+            })?;
+        let labels = service.labels.unwrap_or_default();
+        for p in service.ports.unwrap_or_default() {
+            let ingress = p.publish_mode.is_empty() || p.publish_mode == "ingress";
+            let transport = match p.protocol.as_str() {
+                "tcp" | "" => Transport::Tcp,
+                "udp" => Transport::Udp,
+                _ => continue,
+            };
+            let Ok(port) = u16::try_from(p.published_port) else {
+                continue;
+            };
+            if !ingress || port == 0 {
+                continue;
+            }
+            // Kept for UDP too, so the planner can say why TLS cannot be offered there.
+            let certificate = labels.get(&tls_label(port)).cloned();
+            found.push(PublishedPort {
+                port,
+                transport,
+                service: service.name.clone(),
+                certificate,
+            });
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
 }

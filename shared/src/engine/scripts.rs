@@ -75,6 +75,18 @@ pub fn swarm_census() -> String {
 "
 }
 
+/// On a manager: every service's name, published ports and labels, one JSON object per
+/// line (~200 bytes a service: SSM's 24,000-character cap holds ~120 services).
+pub fn published_ports() -> String {
+    header("published-ports")
+        + "ids=$(docker service ls -q) || exit 7
+"
+        + "[ -n \"$ids\" ] || exit 0
+"
+        + "docker service inspect --format '{\"name\":{{json .Spec.Name}},\"ports\":{{json .Endpoint.Ports}},\"labels\":{{json .Spec.Labels}}}' $ids
+"
+}
+
 /// `docker swarm init`, unless the engine is already in a swarm.
 pub fn init_swarm(advertise_address: &str) -> Result<String, ScriptError> {
     let addr = safe("address", advertise_address, &[])?;

@@ -6,11 +6,17 @@
 //! already done and ends the same way.
 
 mod launch;
+mod load_balancer;
 mod reconcile;
 mod step;
 mod terminate;
 
 pub use launch::{next_launch_step, LaunchAction};
+pub use load_balancer::{
+    plan_balancer, wanted_listeners, BalancerChange, BalancerPlan, BalancerView, ListenerProtocol,
+    ManagedListener, ManagedTargetGroup, Refusal, TargetProtocol, WantedListener,
+    HEALTH_CHECK_PORT,
+};
 pub use reconcile::{plan_reconcile, Ghost, ReconcileWork};
 pub use step::{LifecycleResult, Step};
 pub use terminate::{next_terminate_step, quorum_allows_removal, TerminateAction};
