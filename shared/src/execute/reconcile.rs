@@ -1,6 +1,6 @@
 //! A scheduled reconcile: what no lifecycle hook reported, found from the store and the
 //! groups, and driven through the same planners as the hooks. Ghosts (instances the
-//! store knows that no group holds) have their nodes demoted and removed and their
+//! store knows that no group holds, and that no longer run) have their nodes demoted and removed and their
 //! records dropped; instances in service that the registry does not know are joined, or
 //! found already serving and registered. Bounded: at most `reconcile_batch` instances,
 //! and none begun after `budget_ends_at`; the rest wait for the next run.
@@ -69,6 +69,19 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
             continue;
         }
         let id = ghost.instance_id.as_str();
+        // The groups' listing may lag: act only on an instance that no longer runs.
+        match ports.fleet.describe(id).await {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                let why = "its instance still runs (in a group, or detached from it): left alone";
+                report.waiting.push((id.to_owned(), why.to_owned()));
+                continue;
+            }
+            Err(e) => {
+                report.waiting.push((id.to_owned(), with_causes(&e)));
+                continue;
+            }
+        }
         tracing::info!(instance_id = id, role = %ghost.role, "a ghost: its instance is in neither group");
         let facts = InstanceFacts {
             role: Some(ghost.role),
