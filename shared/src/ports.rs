@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use crate::cluster::{GroupMember, Role, StoreRecord};
-use crate::plan::LifecycleResult;
+use crate::plan::{BalancerChange, BalancerView, LifecycleResult};
 
 /// A failure talking to the cloud, with what was being done and to what.
 #[derive(Debug, thiserror::Error)]
@@ -116,4 +116,15 @@ pub trait Fleet: Send + Sync {
         instance_id: &str,
         role: Role,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The stack's load balancer: the listeners and target groups swarmhook manages on it
+/// (marked as the cluster's), which follow the swarm's published ports.
+pub trait Balancer: Send + Sync {
+    /// What the balancer has: swarmhook's listeners and target groups, the ports of the
+    /// listeners it did not create, and the quotas.
+    fn observe(&self) -> impl Future<Output = Result<BalancerView, PortError>> + Send;
+    /// Makes one change. Creating what exists already, or removing what is gone, is not
+    /// an error.
+    fn apply(&self, change: &BalancerChange) -> impl Future<Output = Result<(), PortError>> + Send;
 }

@@ -11,6 +11,7 @@ pub mod publish;
 pub mod queue;
 pub mod run_command;
 pub mod stack;
+pub mod tiny_image;
 pub mod wait;
 
 pub use error::LabError;

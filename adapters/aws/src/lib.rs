@@ -1,13 +1,15 @@
 //! swarmhook's AWS adapters: the brain's ports over DynamoDB (the store), SSM Run Command
-//! (the engine), Auto Scaling + EC2 + CloudFormation signals (the fleet) and SSM
-//! parameters (the token vault). Clients are built once, at cold start.
+//! (the engine), Auto Scaling + EC2 + CloudFormation signals (the fleet), SSM parameters
+//! (the token vault) and a Network Load Balancer (the balancer). Clients are built once, at cold start.
 
+mod balancer;
 mod error;
 mod fleet;
 mod run_command;
 mod store;
 mod token_vault;
 
+pub use balancer::{BalancerSettingMissing, BalancerSettings, NetworkBalancer, CLUSTER_TAG};
 pub use fleet::{AutoScalingFleet, StackSignals};
 pub use run_command::SsmEngine;
 pub use store::DynamoStore;

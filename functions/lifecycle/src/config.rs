@@ -2,11 +2,14 @@
 
 use swarmhook::execute::TokenParameters;
 use swarmhook::settings::ClusterSettings;
+use swarmhook_aws::{BalancerSettingMissing, BalancerSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("setting {0} is missing: the template sets it on the function")]
     Missing(&'static str),
+    #[error(transparent)]
+    Balancer(#[from] BalancerSettingMissing),
     #[error("setting {name} is {value:?}: {why}")]
     Invalid {
         name: &'static str,
@@ -37,6 +40,8 @@ pub struct Config {
     /// How long one reconcile run may begin new work (it finishes what it began; keep it
     /// well under the function's timeout).
     pub reconcile_seconds: u64,
+    /// The stack's Network Load Balancer (None: no balancing).
+    pub load_balancer: Option<BalancerSettings>,
     /// Where a message that is not a lifecycle event goes at once (None: the queue's
     /// redrive moves it after its receives run out).
     pub dead_letter_url: Option<String>,
@@ -92,6 +97,7 @@ impl Config {
             retry_seconds: number("SWARMHOOK_RETRY_SECONDS", 10, 1)?,
             wait_seconds: number("SWARMHOOK_WAIT_SECONDS", 8, 0)?,
             reconcile_seconds: number("SWARMHOOK_RECONCILE_SECONDS", 60, 1)?,
+            load_balancer: BalancerSettings::from_env()?,
             dead_letter_url: std::env::var("SWARMHOOK_DEAD_LETTER_URL")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),

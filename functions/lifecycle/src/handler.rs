@@ -8,18 +8,21 @@ use swarmhook::error_text::with_causes;
 use swarmhook::events::{LifecycleTransition, QueuedMessage};
 use swarmhook::execute::{handle_launch, handle_terminate, Handled, Ports};
 use swarmhook::plan::LifecycleResult;
-use swarmhook::ports::{ActionRef, ClusterStore, Fleet, NodeEngine};
+use swarmhook::ports::{ActionRef, Balancer, ClusterStore, Fleet, NodeEngine};
 
 use crate::config::Config;
 use crate::metrics::{self, Unit};
 
 /// The lifecycle queue's consumer: lifecycle actions, and the reconcile schedule's ticks
 /// (`reconcile.rs`).
-pub struct Lifecycle<S, E, F> {
+pub struct Lifecycle<S, E, F, B> {
     pub config: Config,
     pub store: S,
     pub engine: E,
     pub fleet: F,
+    /// The stack's load balancer, when it has one: reconcile keeps its listeners in line
+    /// with the swarm's published ports.
+    pub balancer: Option<B>,
     pub sqs: aws_sdk_sqs::Client,
 }
 
@@ -38,7 +41,7 @@ pub(crate) fn now() -> u64 {
         .unwrap_or_default()
 }
 
-impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
+impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer> Lifecycle<S, E, F, B> {
     pub async fn batch(&self, batch: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         for message in batch.records {
@@ -214,7 +217,7 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
     }
 }
 
-impl<S, E, F> Lifecycle<S, E, F> {
+impl<S, E, F, B> Lifecycle<S, E, F, B> {
     /// A join or a removal, and how long it took from the event to its completion.
     fn count_completion(&self, launching: bool, result: LifecycleResult, began_ms: Option<i64>) {
         let what = match (launching, result) {

@@ -7,7 +7,7 @@ mod metrics;
 mod reconcile;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use swarmhook_aws::{AutoScalingFleet, DynamoStore, SsmEngine, StackSignals};
+use swarmhook_aws::{AutoScalingFleet, DynamoStore, NetworkBalancer, SsmEngine, StackSignals};
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use config::Config;
@@ -41,6 +41,14 @@ async fn main() -> Result<(), Error> {
             manager_resource: MANAGER_GROUP_RESOURCE.into(),
             worker_resource: WORKER_GROUP_RESOURCE.into(),
         })),
+        balancer: config.load_balancer.as_ref().map(|settings| {
+            NetworkBalancer::new(
+                aws_sdk_elasticloadbalancingv2::Client::new(&aws),
+                aws_sdk_autoscaling::Client::new(&aws),
+                settings,
+                &config.cluster,
+            )
+        }),
         sqs: aws_sdk_sqs::Client::new(&aws),
         config,
     };

@@ -1,14 +1,14 @@
-//! The reconcile schedule's tick: one bounded run of the brain's reconcile, its outcome
-//! logged and counted.
+//! The reconcile schedule's tick: one bounded run of the brain's reconcile, then the load
+//! balancer brought in line with the published ports; outcomes logged and counted.
 
 use swarmhook::error_text::with_causes;
-use swarmhook::execute::{reconcile, Ports};
-use swarmhook::ports::{ClusterStore, Fleet, NodeEngine};
+use swarmhook::execute::{balance, reconcile, Ports};
+use swarmhook::ports::{Balancer, ClusterStore, Fleet, NodeEngine};
 
 use crate::handler::{now, Lifecycle};
 use crate::metrics::{self, Unit};
 
-impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
+impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer> Lifecycle<S, E, F, B> {
     #[tracing::instrument(skip_all, fields(cluster = %self.config.cluster))]
     pub(crate) async fn reconcile(&self) {
         let ports = Ports {
@@ -58,5 +58,41 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Lifecycle<S, E, F> {
             ]);
         }
         metrics::emit(&self.config.cluster, &values);
+        self.balance().await;
+    }
+
+    /// The load balancer follows the published ports (when the stack has one).
+    async fn balance(&self) {
+        let Some(balancer) = &self.balancer else {
+            return;
+        };
+        let report = match balance(&self.store, &self.engine, balancer).await {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::error!(error = %with_causes(&e), retryable = e.is_retryable(), "balancing failed; the next tick tries again");
+                return;
+            }
+        };
+        for refusal in &report.refused {
+            tracing::warn!(port = refusal.port, reason = %refusal.reason, "a published port is not forwarded");
+        }
+        tracing::info!(
+            changes = report.applied.len(),
+            failed = report.failed.len(),
+            listeners = report.listeners,
+            "load balancer in line with the published ports"
+        );
+        metrics::emit(
+            &self.config.cluster,
+            &[
+                ("Listeners", Unit::Count, report.listeners as f64),
+                ("PortsRefused", Unit::Count, report.refused.len() as f64),
+                (
+                    "BalancerChangesFailed",
+                    Unit::Count,
+                    report.failed.len() as f64,
+                ),
+            ],
+        );
     }
 }

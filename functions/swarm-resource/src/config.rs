@@ -1,6 +1,7 @@
 //! The swarm resource function's settings, from its environment, checked at cold start.
 
 use swarmhook::execute::TokenParameters;
+use swarmhook_aws::{BalancerSettingMissing, BalancerSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -8,6 +9,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("setting SWARMHOOK_TOKEN_PREFIX is {0:?}: a parameter path starts with /")]
     TokenPrefix(String),
+    #[error(transparent)]
+    Balancer(#[from] BalancerSettingMissing),
 }
 
 #[derive(Debug, Clone)]
@@ -15,6 +18,8 @@ pub struct Config {
     pub cluster: String,
     pub table: String,
     pub tokens: TokenParameters,
+    /// The stack's Network Load Balancer (None: the stack has none).
+    pub load_balancer: Option<BalancerSettings>,
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
@@ -31,6 +36,7 @@ impl Config {
             cluster: required("SWARMHOOK_CLUSTER")?,
             table: required("SWARMHOOK_TABLE")?,
             tokens: TokenParameters::under(&prefix).ok_or(ConfigError::TokenPrefix(prefix))?,
+            load_balancer: BalancerSettings::from_env()?,
         })
     }
 

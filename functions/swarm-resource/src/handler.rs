@@ -7,8 +7,10 @@ use std::time::Duration;
 use futures::FutureExt;
 use serde_json::Value;
 use swarmhook::error_text::with_causes;
-use swarmhook::execute::{record_spec, remove_cluster, rotate_tokens, ExecuteError, Rotation};
-use swarmhook::ports::{ClusterStore, NodeEngine, TokenVault};
+use swarmhook::execute::{
+    clear_balancer, record_spec, remove_cluster, rotate_tokens, ExecuteError, Rotation,
+};
+use swarmhook::ports::{Balancer, ClusterStore, NodeEngine, TokenVault};
 use swarmhook::resource::{SpecError, SwarmSpec};
 
 use crate::answer::{self, Answer, AnswerError};
@@ -18,11 +20,14 @@ use crate::request::{Kind, Request, RequestError};
 /// Time kept back from the deadline to deliver the answer.
 const ANSWER_MARGIN: Duration = Duration::from_secs(10);
 
-pub struct SwarmResource<S, E, V> {
+pub struct SwarmResource<S, E, V, B> {
     pub config: Config,
     pub store: S,
     pub engine: E,
     pub vault: V,
+    /// The stack's load balancer, when it has one: Delete removes the listeners and
+    /// target groups the lifecycle function made, so the balancer can be deleted.
+    pub balancer: Option<B>,
     pub http: reqwest::Client,
 }
 
@@ -32,6 +37,8 @@ enum ActError {
     Spec(#[from] SpecError),
     #[error(transparent)]
     Execute(#[from] ExecuteError),
+    #[error("removing the load balancer's listeners and target groups: {0}")]
+    Balancer(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +57,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("no message")
 }
 
-impl<S: ClusterStore, E: NodeEngine, V: TokenVault> SwarmResource<S, E, V> {
+impl<S: ClusterStore, E: NodeEngine, V: TokenVault, B: Balancer> SwarmResource<S, E, V, B> {
     /// Handles one request; `time_left` is what remains before the function's deadline.
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, raw: Value, time_left: Duration) -> Result<(), HandleError> {
@@ -173,8 +180,21 @@ impl<S: ClusterStore, E: NodeEngine, V: TokenVault> SwarmResource<S, E, V> {
                 Ok(reason)
             }
             Kind::Delete => {
+                let mut removed = String::new();
+                if let Some(balancer) = &self.balancer {
+                    let report = clear_balancer(balancer).await?;
+                    if let Some(failure) = report.failed.first() {
+                        return Err(ActError::Balancer(failure.clone()));
+                    }
+                    removed = format!(
+                        "removed {} load balancer listeners and target groups, ",
+                        report.applied.len()
+                    );
+                }
                 remove_cluster(&self.store, &self.vault, &self.config.tokens).await?;
-                Ok("removed the join tokens and the cluster's record".into())
+                Ok(format!(
+                    "{removed}removed the join tokens and the cluster's record"
+                ))
             }
         }
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use swarmhook_aws::{DynamoStore, SsmEngine, SsmTokenVault};
+use swarmhook_aws::{DynamoStore, NetworkBalancer, SsmEngine, SsmTokenVault};
 
 use config::Config;
 use handler::SwarmResource;
@@ -38,6 +38,14 @@ async fn main() -> Result<(), Error> {
         ),
         engine: SsmEngine::new(ssm.clone()),
         vault: SsmTokenVault::new(ssm),
+        balancer: config.load_balancer.as_ref().map(|settings| {
+            NetworkBalancer::new(
+                aws_sdk_elasticloadbalancingv2::Client::new(&aws),
+                aws_sdk_autoscaling::Client::new(&aws),
+                settings,
+                &config.cluster,
+            )
+        }),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(8))
             .build()?,

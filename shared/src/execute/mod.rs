@@ -1,6 +1,7 @@
 //! The executor: observe the cluster through the ports, ask the planner for the next
 //! step, run it, and observe again, until the step is terminal.
 
+mod balance;
 mod drive;
 mod launch;
 mod observe;
@@ -9,6 +10,7 @@ mod reconcile;
 mod resource;
 mod terminate;
 
+pub use balance::{balance, clear_balancer, BalanceReport};
 pub use launch::{handle_launch, ExecuteError, Handled, Ports, TokenParameters};
 pub use reconcile::{reconcile, ReconcileReport};
 pub use resource::{record_spec, remove_cluster, rotate_tokens, Rotation};
