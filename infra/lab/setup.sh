@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the lab needs on a fresh Debian machine, as root: Debian's docker.io
-# and iproute2, and a Python venv with the pinned moto. Safe to run again: it only
+# and iproute2 (and libc6-dev for the tests' static service image, if missing), and a Python venv with the pinned moto. Safe to run again: it only
 # does what is missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -16,6 +16,9 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+# The tests' service image is a static binary built with the machine's gcc and tarred.
+command -v tar >/dev/null 2>&1 || need+=(tar)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1

@@ -128,3 +128,26 @@ pub trait Balancer: Send + Sync {
     /// an error.
     fn apply(&self, change: &BalancerChange) -> impl Future<Output = Result<(), PortError>> + Send;
 }
+
+/// A DNS record's current values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsRecord {
+    pub ttl: i64,
+    /// Sorted.
+    pub values: Vec<String>,
+}
+
+/// The managers' DNS record (every manager's private address), written only on the
+/// condition that it still holds what was read: a replacement deletes the exact current
+/// values in the same atomic change, so two writers cannot clobber each other.
+pub trait ManagersRecord: Send + Sync {
+    /// None when the record does not exist.
+    fn current(&self) -> impl Future<Output = Result<Option<DnsRecord>, PortError>> + Send;
+    /// Replaces `current` by `wanted` (no record when empty); Conflict when the record no
+    /// longer holds `current`.
+    fn replace(
+        &self,
+        current: Option<&DnsRecord>,
+        wanted: &[String],
+    ) -> impl Future<Output = Result<WriteOutcome, PortError>> + Send;
+}

@@ -176,6 +176,18 @@ impl Lab {
         Ok(())
     }
 
+    /// Every AWS call the lab has served, by caller, and by function under `by_function`.
+    pub async fn api_calls(&self) -> Result<Value, LabError> {
+        self.http
+            .get(format!("{}/_lab/api-calls", self.info.endpoint))
+            .send()
+            .await
+            .map_err(LabError::Status)?
+            .json()
+            .await
+            .map_err(LabError::Status)
+    }
+
     /// Fires every EventBridge schedule now (`make lab-reconcile`).
     pub async fn fire_schedules(&self) -> Result<(), LabError> {
         self.http

@@ -2,7 +2,9 @@
 
 use swarmhook::execute::TokenParameters;
 use swarmhook::settings::ClusterSettings;
-use swarmhook_aws::{BalancerSettingMissing, BalancerSettings};
+use swarmhook_aws::{
+    BalancerSettingMissing, BalancerSettings, RecordSettingMissing, RecordSettings,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -10,6 +12,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error(transparent)]
     Balancer(#[from] BalancerSettingMissing),
+    #[error(transparent)]
+    Record(#[from] RecordSettingMissing),
     #[error("setting {name} is {value:?}: {why}")]
     Invalid {
         name: &'static str,
@@ -42,6 +46,8 @@ pub struct Config {
     pub reconcile_seconds: u64,
     /// The stack's Network Load Balancer (None: no balancing).
     pub load_balancer: Option<BalancerSettings>,
+    /// The managers' DNS record (None: the stack has none).
+    pub managers_record: Option<RecordSettings>,
     /// Where a message that is not a lifecycle event goes at once (None: the queue's
     /// redrive moves it after its receives run out).
     pub dead_letter_url: Option<String>,
@@ -98,6 +104,7 @@ impl Config {
             wait_seconds: number("SWARMHOOK_WAIT_SECONDS", 8, 0)?,
             reconcile_seconds: number("SWARMHOOK_RECONCILE_SECONDS", 60, 1)?,
             load_balancer: BalancerSettings::from_env()?,
+            managers_record: RecordSettings::from_env()?,
             dead_letter_url: std::env::var("SWARMHOOK_DEAD_LETTER_URL")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),

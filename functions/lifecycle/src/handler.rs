@@ -8,14 +8,14 @@ use swarmhook::error_text::with_causes;
 use swarmhook::events::{LifecycleTransition, QueuedMessage};
 use swarmhook::execute::{handle_launch, handle_terminate, Handled, Ports};
 use swarmhook::plan::LifecycleResult;
-use swarmhook::ports::{ActionRef, Balancer, ClusterStore, Fleet, NodeEngine};
+use swarmhook::ports::{ActionRef, Balancer, ClusterStore, Fleet, ManagersRecord, NodeEngine};
 
 use crate::config::Config;
 use crate::metrics::{self, Unit};
 
 /// The lifecycle queue's consumer: lifecycle actions, and the reconcile schedule's ticks
 /// (`reconcile.rs`).
-pub struct Lifecycle<S, E, F, B> {
+pub struct Lifecycle<S, E, F, B, D> {
     pub config: Config,
     pub store: S,
     pub engine: E,
@@ -23,6 +23,9 @@ pub struct Lifecycle<S, E, F, B> {
     /// The stack's load balancer, when it has one: reconcile keeps its listeners in line
     /// with the swarm's published ports.
     pub balancer: Option<B>,
+    /// The managers' DNS record, when the stack has one: written after each manager's
+    /// join or removal, and checked by every reconcile.
+    pub managers_record: Option<D>,
     pub sqs: aws_sdk_sqs::Client,
 }
 
@@ -41,7 +44,9 @@ pub(crate) fn now() -> u64 {
         .unwrap_or_default()
 }
 
-impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer> Lifecycle<S, E, F, B> {
+impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
+    Lifecycle<S, E, F, B, D>
+{
     pub async fn batch(&self, batch: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         for message in batch.records {
@@ -199,6 +204,9 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer> Lifecycle<S, E, F, B
             Ok(Handled::Completed { result, reason }) => {
                 tracing::info!(instance_id = %action.instance_id, ?result, %reason, "lifecycle action completed");
                 self.count_completion(launching, result, began_ms);
+                if group == self.config.manager_group {
+                    self.sync_managers_record().await;
+                }
                 true
             }
             Ok(Handled::Gone) => {
@@ -217,7 +225,7 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer> Lifecycle<S, E, F, B
     }
 }
 
-impl<S, E, F, B> Lifecycle<S, E, F, B> {
+impl<S, E, F, B, D> Lifecycle<S, E, F, B, D> {
     /// A join or a removal, and how long it took from the event to its completion.
     fn count_completion(&self, launching: bool, result: LifecycleResult, began_ms: Option<i64>) {
         let what = match (launching, result) {

@@ -7,7 +7,9 @@ mod metrics;
 mod reconcile;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use swarmhook_aws::{AutoScalingFleet, DynamoStore, NetworkBalancer, SsmEngine, StackSignals};
+use swarmhook_aws::{
+    AutoScalingFleet, DynamoStore, NetworkBalancer, Route53ManagersRecord, SsmEngine, StackSignals,
+};
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use config::Config;
@@ -48,6 +50,9 @@ async fn main() -> Result<(), Error> {
                 settings,
                 &config.cluster,
             )
+        }),
+        managers_record: config.managers_record.as_ref().map(|settings| {
+            Route53ManagersRecord::new(aws_sdk_route53::Client::new(&aws), settings)
         }),
         sqs: aws_sdk_sqs::Client::new(&aws),
         config,

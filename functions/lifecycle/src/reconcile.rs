@@ -1,14 +1,17 @@
 //! The reconcile schedule's tick: one bounded run of the brain's reconcile, then the load
-//! balancer brought in line with the published ports; outcomes logged and counted.
+//! balancer brought in line with the published ports and the managers' DNS record with
+//! the managers; outcomes logged and counted.
 
 use swarmhook::error_text::with_causes;
-use swarmhook::execute::{balance, reconcile, Ports};
-use swarmhook::ports::{Balancer, ClusterStore, Fleet, NodeEngine};
+use swarmhook::execute::{balance, reconcile, sync_managers_record, Ports, RecordSync};
+use swarmhook::ports::{Balancer, ClusterStore, Fleet, ManagersRecord, NodeEngine};
 
 use crate::handler::{now, Lifecycle};
 use crate::metrics::{self, Unit};
 
-impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer> Lifecycle<S, E, F, B> {
+impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
+    Lifecycle<S, E, F, B, D>
+{
     #[tracing::instrument(skip_all, fields(cluster = %self.config.cluster))]
     pub(crate) async fn reconcile(&self) {
         let ports = Ports {
@@ -59,6 +62,26 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer> Lifecycle<S, E, F, B
         }
         metrics::emit(&self.config.cluster, &values);
         self.balance().await;
+        self.sync_managers_record().await;
+    }
+
+    /// The managers' record holds exactly the recorded managers (when the stack has one).
+    pub(crate) async fn sync_managers_record(&self) {
+        let Some(dns) = &self.managers_record else {
+            return;
+        };
+        match sync_managers_record(&self.store, dns, false).await {
+            Ok(RecordSync::Written(managers)) => {
+                tracing::info!(
+                    ?managers,
+                    "the managers' DNS record now lists every manager"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %with_causes(&e), retryable = e.is_retryable(), "could not update the managers' DNS record; the next tick tries again")
+            }
+        }
     }
 
     /// The load balancer follows the published ports (when the stack has one).

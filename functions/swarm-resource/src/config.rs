@@ -1,7 +1,9 @@
 //! The swarm resource function's settings, from its environment, checked at cold start.
 
 use swarmhook::execute::TokenParameters;
-use swarmhook_aws::{BalancerSettingMissing, BalancerSettings};
+use swarmhook_aws::{
+    BalancerSettingMissing, BalancerSettings, RecordSettingMissing, RecordSettings,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -11,6 +13,8 @@ pub enum ConfigError {
     TokenPrefix(String),
     #[error(transparent)]
     Balancer(#[from] BalancerSettingMissing),
+    #[error(transparent)]
+    Record(#[from] RecordSettingMissing),
 }
 
 #[derive(Debug, Clone)]
@@ -20,6 +24,8 @@ pub struct Config {
     pub tokens: TokenParameters,
     /// The stack's Network Load Balancer (None: the stack has none).
     pub load_balancer: Option<BalancerSettings>,
+    /// The managers' DNS record (None: the stack has none).
+    pub managers_record: Option<RecordSettings>,
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
@@ -37,6 +43,7 @@ impl Config {
             table: required("SWARMHOOK_TABLE")?,
             tokens: TokenParameters::under(&prefix).ok_or(ConfigError::TokenPrefix(prefix))?,
             load_balancer: BalancerSettings::from_env()?,
+            managers_record: RecordSettings::from_env()?,
         })
     }
 

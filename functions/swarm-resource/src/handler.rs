@@ -8,9 +8,10 @@ use futures::FutureExt;
 use serde_json::Value;
 use swarmhook::error_text::with_causes;
 use swarmhook::execute::{
-    clear_balancer, record_spec, remove_cluster, rotate_tokens, ExecuteError, Rotation,
+    clear_balancer, record_spec, remove_cluster, rotate_tokens, sync_managers_record, ExecuteError,
+    Rotation,
 };
-use swarmhook::ports::{Balancer, ClusterStore, NodeEngine, TokenVault};
+use swarmhook::ports::{Balancer, ClusterStore, ManagersRecord, NodeEngine, TokenVault};
 use swarmhook::resource::{SpecError, SwarmSpec};
 
 use crate::answer::{self, Answer, AnswerError};
@@ -20,7 +21,7 @@ use crate::request::{Kind, Request, RequestError};
 /// Time kept back from the deadline to deliver the answer.
 const ANSWER_MARGIN: Duration = Duration::from_secs(10);
 
-pub struct SwarmResource<S, E, V, B> {
+pub struct SwarmResource<S, E, V, B, D> {
     pub config: Config,
     pub store: S,
     pub engine: E,
@@ -28,6 +29,9 @@ pub struct SwarmResource<S, E, V, B> {
     /// The stack's load balancer, when it has one: Delete removes the listeners and
     /// target groups the lifecycle function made, so the balancer can be deleted.
     pub balancer: Option<B>,
+    /// The managers' DNS record, when the stack has one: Delete removes it, so its zone
+    /// can be deleted.
+    pub managers_record: Option<D>,
     pub http: reqwest::Client,
 }
 
@@ -57,7 +61,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("no message")
 }
 
-impl<S: ClusterStore, E: NodeEngine, V: TokenVault, B: Balancer> SwarmResource<S, E, V, B> {
+impl<S: ClusterStore, E: NodeEngine, V: TokenVault, B: Balancer, D: ManagersRecord>
+    SwarmResource<S, E, V, B, D>
+{
     /// Handles one request; `time_left` is what remains before the function's deadline.
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, raw: Value, time_left: Duration) -> Result<(), HandleError> {
@@ -190,6 +196,10 @@ impl<S: ClusterStore, E: NodeEngine, V: TokenVault, B: Balancer> SwarmResource<S
                         "removed {} load balancer listeners and target groups, ",
                         report.applied.len()
                     );
+                }
+                if let Some(dns) = &self.managers_record {
+                    sync_managers_record(&self.store, dns, true).await?;
+                    removed.push_str("removed the managers' DNS record, ");
                 }
                 remove_cluster(&self.store, &self.vault, &self.config.tokens).await?;
                 Ok(format!(

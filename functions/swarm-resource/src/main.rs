@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use swarmhook_aws::{DynamoStore, NetworkBalancer, SsmEngine, SsmTokenVault};
+use swarmhook_aws::{
+    DynamoStore, NetworkBalancer, Route53ManagersRecord, SsmEngine, SsmTokenVault,
+};
 
 use config::Config;
 use handler::SwarmResource;
@@ -45,6 +47,9 @@ async fn main() -> Result<(), Error> {
                 settings,
                 &config.cluster,
             )
+        }),
+        managers_record: config.managers_record.as_ref().map(|settings| {
+            Route53ManagersRecord::new(aws_sdk_route53::Client::new(&aws), settings)
         }),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(8))

@@ -92,7 +92,9 @@ class _Worker:
                 "_HANDLER": spec.binary.name,
                 "AWS_REGION": config.REGION,
                 "AWS_DEFAULT_REGION": config.REGION,
-                "AWS_ACCESS_KEY_ID": "swarmlab",
+                # Credentials of its own, as an execution role gives: the lab counts each
+                # function's calls by them.
+                "AWS_ACCESS_KEY_ID": f"fn-{spec.name}",
                 "AWS_SECRET_ACCESS_KEY": "swarmlab",
                 "AWS_ENDPOINT_URL": f"http://127.0.0.1:{config.moto_port()}",
                 "AWS_MAX_ATTEMPTS": "2",

@@ -15,7 +15,17 @@ from typing import Any, Callable, Iterable
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from . import config, creation_policy, network, patch_autoscaling, patch_cloudformation, patch_ec2, patch_lambda, patch_ssm
+from . import (
+    config,
+    creation_policy,
+    network,
+    patch_autoscaling,
+    patch_cloudformation,
+    patch_ec2,
+    patch_lambda,
+    patch_route53,
+    patch_ssm,
+)
 from .api_calls import ApiCalls
 from .custom_resources import CustomResources
 from .lablock import LAB_LOCK
@@ -36,6 +46,7 @@ class Lab:
         patch_ec2.install(self.nodes)
         patch_ssm.install(self.nodes)
         patch_lambda.install(self.host)
+        patch_route53.install()
         self.stack_ops = patch_cloudformation.install(self.customs)
         self.signals = creation_policy.install(self.stack_ops)
         self.event_sources = patch_lambda.EventSources(self.host)

@@ -4,6 +4,7 @@
 mod balance;
 mod drive;
 mod launch;
+mod managers_record;
 mod observe;
 mod perform;
 mod reconcile;
@@ -12,6 +13,7 @@ mod terminate;
 
 pub use balance::{balance, clear_balancer, BalanceReport};
 pub use launch::{handle_launch, ExecuteError, Handled, Ports, TokenParameters};
+pub use managers_record::{sync_managers_record, RecordSync};
 pub use reconcile::{reconcile, ReconcileReport};
 pub use resource::{record_spec, remove_cluster, rotate_tokens, Rotation};
 pub use terminate::handle_terminate;
