@@ -153,9 +153,18 @@ impl Lab {
     /// Holds a group's launches (a lab knob; the group need not exist yet), or releases
     /// them: the group then launches what it lacks.
     pub async fn hold_launches(&self, group: &str, held: bool) -> Result<(), LabError> {
+        self.post(
+            "hold-launches",
+            serde_json::json!({"group": group, "held": held}),
+        )
+        .await
+    }
+
+    /// POSTs to one of the lab's own endpoints (`/_lab/<path>`).
+    async fn post(&self, path: &str, body: Value) -> Result<(), LabError> {
         self.http
-            .post(format!("{}/_lab/hold-launches", self.info.endpoint))
-            .json(&serde_json::json!({"group": group, "held": held}))
+            .post(format!("{}/_lab/{path}", self.info.endpoint))
+            .json(&body)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
@@ -166,37 +175,13 @@ impl Lab {
     /// Stops an instance's Docker engine, leaving the instance and its agent up (a lab
     /// knob: `make lab-stop-engine`).
     pub async fn stop_engine(&self, instance_id: &str) -> Result<(), LabError> {
-        self.http
-            .post(format!("{}/_lab/stop-engine", self.info.endpoint))
-            .json(&serde_json::json!({"instance": instance_id}))
-            .send()
+        self.post("stop-engine", serde_json::json!({"instance": instance_id}))
             .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(LabError::Status)?;
-        Ok(())
-    }
-
-    /// Every AWS call the lab has served, by caller, and by function under `by_function`.
-    pub async fn api_calls(&self) -> Result<Value, LabError> {
-        self.http
-            .get(format!("{}/_lab/api-calls", self.info.endpoint))
-            .send()
-            .await
-            .map_err(LabError::Status)?
-            .json()
-            .await
-            .map_err(LabError::Status)
     }
 
     /// Fires every EventBridge schedule now (`make lab-reconcile`).
     pub async fn fire_schedules(&self) -> Result<(), LabError> {
-        self.http
-            .post(format!("{}/_lab/fire-schedules", self.info.endpoint))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(LabError::Status)?;
-        Ok(())
+        self.post("fire-schedules", serde_json::json!({})).await
     }
 
     /// Terminates an instance outside its group, as from the EC2 console (`make lab-kill`

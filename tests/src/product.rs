@@ -224,6 +224,20 @@ impl Product {
         )))
     }
 
+    /// The leader's instance, and another manager's.
+    pub async fn leader_and_another(&self, lab: &Lab) -> Result<(String, String), LabError> {
+        let managers = self.ids(lab, &self.managers).await?;
+        let first = managers
+            .first()
+            .ok_or_else(|| LabError::Unexpected(format!("{} has no manager", self.stack)))?;
+        let leader = self.leader(lab, first).await?;
+        let other = managers
+            .into_iter()
+            .find(|m| *m != leader)
+            .ok_or_else(|| LabError::Unexpected(format!("{} has one manager only", self.stack)))?;
+        Ok((leader, other))
+    }
+
     /// The cluster's record in the stack's table, as the functions read it.
     pub async fn record(&self, lab: &Lab) -> Result<StoreRecord, LabError> {
         let outputs = lab.stack_outputs(&self.stack_id).await?;

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::LabError;
+use crate::{Lab, LabError};
 
 /// Polls `probe` every `every` until it returns `Some`, or fails after `timeout`.
 /// `probe` also returns a description of what it saw, for the timeout message.
@@ -29,4 +29,34 @@ where
         }
         tokio::time::sleep(every).await;
     }
+}
+
+/// As `until`, firing the lab's schedules (the stacks' reconcile) every ten seconds
+/// while waiting, rather than leaving it to the minute schedule.
+pub async fn until_reconciled<T, F, Fut>(
+    lab: &Lab,
+    what: &str,
+    timeout: Duration,
+    probe: F,
+) -> Result<T, LabError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(Option<T>, String), LabError>>,
+{
+    let every = Duration::from_secs(10);
+    let last = std::sync::Mutex::new(None::<Instant>);
+    until(what, timeout, || async {
+        let due = last
+            .lock()
+            .map(|t| t.is_none_or(|t| t.elapsed() >= every))
+            .unwrap_or(true);
+        if due {
+            lab.fire_schedules().await?;
+            if let Ok(mut t) = last.lock() {
+                *t = Some(Instant::now());
+            }
+        }
+        probe().await
+    })
+    .await
 }

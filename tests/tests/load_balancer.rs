@@ -92,29 +92,6 @@ async fn forwarding(
     }))
 }
 
-/// Fires the reconcile every ten seconds until `probe` says yes.
-async fn after_reconciles<T, F, Fut>(lab: &Lab, what: &str, probe: F) -> Result<T, LabError>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(Option<T>, String), LabError>>,
-{
-    let last = std::sync::Mutex::new(None::<std::time::Instant>);
-    wait::until(what, Duration::from_secs(240), || async {
-        let due = last
-            .lock()
-            .map(|t| t.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)))
-            .unwrap_or(true);
-        if due {
-            lab.fire_schedules().await?;
-            if let Ok(mut t) = last.lock() {
-                *t = Some(std::time::Instant::now());
-            }
-        }
-        probe().await
-    })
-    .await
-}
-
 #[tokio::test]
 async fn published_ports_get_listeners_that_follow_the_workers_and_go_with_the_service(
 ) -> anyhow::Result<()> {
@@ -140,19 +117,24 @@ async fn published_ports_get_listeners_that_follow_the_workers_and_go_with_the_s
     )
     .await?;
     let workers: BTreeSet<String> = swarm.ids(&lab, &swarm.workers).await?.into_iter().collect();
-    let web = after_reconciles(&lab, "listeners for 8080 and 5353", || async {
-        let tcp = forwarding(&lab, &swarm, &lb, 8080).await?;
-        let udp = forwarding(&lab, &swarm, &lb, 5353).await?;
-        let ready = |f: &Option<Forwarding>| {
-            f.as_ref()
-                .is_some_and(|f| f.attached && f.targets == workers)
-        };
-        let done = ready(&tcp) && ready(&udp);
-        Ok((
-            done.then(|| (tcp.clone(), udp.clone())),
-            format!("{tcp:?} {udp:?}"),
-        ))
-    })
+    let web = wait::until_reconciled(
+        &lab,
+        "listeners for 8080 and 5353",
+        Duration::from_secs(240),
+        || async {
+            let tcp = forwarding(&lab, &swarm, &lb, 8080).await?;
+            let udp = forwarding(&lab, &swarm, &lb, 5353).await?;
+            let ready = |f: &Option<Forwarding>| {
+                f.as_ref()
+                    .is_some_and(|f| f.attached && f.targets == workers)
+            };
+            let done = ready(&tcp) && ready(&udp);
+            Ok((
+                done.then(|| (tcp.clone(), udp.clone())),
+                format!("{tcp:?} {udp:?}"),
+            ))
+        },
+    )
     .await?;
     let (tcp, udp) = (web.0.expect("checked"), web.1.expect("checked"));
     assert_eq!(tcp.protocol, "TCP");
@@ -176,14 +158,19 @@ async fn published_ports_get_listeners_that_follow_the_workers_and_go_with_the_s
     // The service gone, its listeners and target groups go.
     lab.run_ok(&manager, "docker service rm web >/dev/null")
         .await?;
-    after_reconciles(&lab, "listeners removed", || async {
-        let tcp = forwarding(&lab, &swarm, &lb, 8080).await?;
-        let udp = forwarding(&lab, &swarm, &lb, 5353).await?;
-        Ok((
-            (tcp.is_none() && udp.is_none()).then_some(()),
-            format!("{tcp:?} {udp:?}"),
-        ))
-    })
+    wait::until_reconciled(
+        &lab,
+        "listeners removed",
+        Duration::from_secs(240),
+        || async {
+            let tcp = forwarding(&lab, &swarm, &lb, 8080).await?;
+            let udp = forwarding(&lab, &swarm, &lb, 5353).await?;
+            Ok((
+                (tcp.is_none() && udp.is_none()).then_some(()),
+                format!("{tcp:?} {udp:?}"),
+            ))
+        },
+    )
     .await?;
     let groups = lab.elbv2().describe_target_groups().send().await?;
     for gone in [&tcp.target_group, &udp.target_group] {
@@ -202,10 +189,15 @@ async fn published_ports_get_listeners_that_follow_the_workers_and_go_with_the_s
         &format!("docker service create -d --no-resolve-image --name again -p 9090:80 {TINY_IMAGE} >/dev/null"),
     )
     .await?;
-    let again = after_reconciles(&lab, "a listener for 9090", || async {
-        let f = forwarding(&lab, &swarm, &lb, 9090).await?;
-        Ok((f.clone(), format!("{f:?}")))
-    })
+    let again = wait::until_reconciled(
+        &lab,
+        "a listener for 9090",
+        Duration::from_secs(240),
+        || async {
+            let f = forwarding(&lab, &swarm, &lb, 9090).await?;
+            Ok((f.clone(), format!("{f:?}")))
+        },
+    )
     .await?;
     lab.delete_stack(&swarm.stack_id).await?;
     let status = lab.settled_status(&swarm.stack_id).await?;

@@ -191,13 +191,8 @@ async fn the_leader_terminated_through_the_group_is_replaced_without_losing_the_
     let lab = Lab::connect().await?;
     let spec = ProductSpec::new("10.200.65.0/24", "10.200.66.0/24", 3, 0);
     let swarm = Product::launch(&lab, &spec).await?;
-    let first = swarm.in_service(&lab, 3).await?;
-    let old_leader = swarm.leader(&lab, &first[0]).await?;
-    let watcher_node = first
-        .iter()
-        .find(|id| **id != old_leader)
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("no other manager"))?;
+    swarm.in_service(&lab, 3).await?;
+    let (old_leader, watcher_node) = swarm.leader_and_another(&lab).await?;
 
     lab.autoscaling()
         .terminate_instance_in_auto_scaling_group()

@@ -85,6 +85,20 @@ impl NetworkBalancer {
         }
     }
 
+    /// The clients made from a function's SDK configuration.
+    pub fn from_sdk(
+        aws: &aws_config::SdkConfig,
+        settings: &BalancerSettings,
+        cluster: impl Into<String>,
+    ) -> Self {
+        NetworkBalancer::new(
+            aws_sdk_elasticloadbalancingv2::Client::new(aws),
+            aws_sdk_autoscaling::Client::new(aws),
+            settings,
+            cluster,
+        )
+    }
+
     /// This cluster's target group name prefix.
     fn prefix(&self) -> String {
         format!("sh{:08x}-", fnv1a(&self.cluster))
@@ -152,10 +166,6 @@ fn target_protocol(p: &ProtocolEnum) -> Option<TargetProtocol> {
         ProtocolEnum::TcpUdp => TargetProtocol::TcpUdp,
         _ => return None,
     })
-}
-
-fn to_aws(p: &str) -> ProtocolEnum {
-    ProtocolEnum::from(p)
 }
 
 fn forward(target_group_arn: &str) -> Action {
@@ -303,7 +313,7 @@ impl Balancer for NetworkBalancer {
                 self.elb
                     .create_target_group()
                     .name(&name)
-                    .protocol(to_aws(protocol.as_aws()))
+                    .protocol(ProtocolEnum::from(protocol.as_aws()))
                     .port(i32::from(*port))
                     .vpc_id(&self.vpc_id)
                     .target_type(TargetTypeEnum::Instance)
@@ -335,7 +345,7 @@ impl Balancer for NetworkBalancer {
                     .create_listener()
                     .load_balancer_arn(&self.load_balancer_arn)
                     .port(i32::from(*port))
-                    .protocol(to_aws(protocol.as_aws()))
+                    .protocol(ProtocolEnum::from(protocol.as_aws()))
                     .set_certificates(certificates(certificate))
                     .default_actions(forward(target_group_arn))
                     .tags(self.tag())
@@ -352,7 +362,7 @@ impl Balancer for NetworkBalancer {
                 self.elb
                     .modify_listener()
                     .listener_arn(listener_arn)
-                    .protocol(to_aws(protocol.as_aws()))
+                    .protocol(ProtocolEnum::from(protocol.as_aws()))
                     .set_certificates(certificates(certificate))
                     .default_actions(forward(target_group_arn))
                     .send()

@@ -64,6 +64,11 @@ impl Route53ManagersRecord {
         }
     }
 
+    /// The client made from a function's SDK configuration.
+    pub fn from_sdk(aws: &aws_config::SdkConfig, settings: &RecordSettings) -> Self {
+        Route53ManagersRecord::new(aws_sdk_route53::Client::new(aws), settings)
+    }
+
     fn record_set(&self, ttl: i64, values: &[String]) -> Result<ResourceRecordSet, PortError> {
         let mut set = ResourceRecordSet::builder()
             .name(&self.name)

@@ -43,17 +43,10 @@ async fn main() -> Result<(), Error> {
             manager_resource: MANAGER_GROUP_RESOURCE.into(),
             worker_resource: WORKER_GROUP_RESOURCE.into(),
         })),
-        balancer: config.load_balancer.as_ref().map(|settings| {
-            NetworkBalancer::new(
-                aws_sdk_elasticloadbalancingv2::Client::new(&aws),
-                aws_sdk_autoscaling::Client::new(&aws),
-                settings,
-                &config.cluster,
-            )
-        }),
-        managers_record: config.managers_record.as_ref().map(|settings| {
-            Route53ManagersRecord::new(aws_sdk_route53::Client::new(&aws), settings)
-        }),
+        balancer: (config.load_balancer.as_ref())
+            .map(|settings| NetworkBalancer::from_sdk(&aws, settings, &config.cluster)),
+        managers_record: (config.managers_record.as_ref())
+            .map(|settings| Route53ManagersRecord::from_sdk(&aws, settings)),
         sqs: aws_sdk_sqs::Client::new(&aws),
         config,
     };

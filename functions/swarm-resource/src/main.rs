@@ -40,17 +40,10 @@ async fn main() -> Result<(), Error> {
         ),
         engine: SsmEngine::new(ssm.clone()),
         vault: SsmTokenVault::new(ssm),
-        balancer: config.load_balancer.as_ref().map(|settings| {
-            NetworkBalancer::new(
-                aws_sdk_elasticloadbalancingv2::Client::new(&aws),
-                aws_sdk_autoscaling::Client::new(&aws),
-                settings,
-                &config.cluster,
-            )
-        }),
-        managers_record: config.managers_record.as_ref().map(|settings| {
-            Route53ManagersRecord::new(aws_sdk_route53::Client::new(&aws), settings)
-        }),
+        balancer: (config.load_balancer.as_ref())
+            .map(|settings| NetworkBalancer::from_sdk(&aws, settings, &config.cluster)),
+        managers_record: (config.managers_record.as_ref())
+            .map(|settings| Route53ManagersRecord::from_sdk(&aws, settings)),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(8))
             .build()?,

@@ -12,6 +12,7 @@ use crate::plan::{plan_balancer, wanted_listeners, BalancerChange, Refusal};
 use crate::ports::{Balancer, ClusterStore, NodeEngine};
 
 use super::launch::ExecuteError;
+use super::on_a_manager::on_a_manager;
 
 /// Create the group; attach it and create the listener; remove what went stale; and one
 /// more to see it settled.
@@ -37,23 +38,13 @@ pub async fn balance<S: ClusterStore, E: NodeEngine, B: Balancer>(
     balancer: &B,
 ) -> Result<BalanceReport, ExecuteError> {
     let record = store.load().await?;
-    let script = engine::published_ports();
-    let mut published = None;
-    for manager in &record.managers {
-        let Some(out) = engine_port.run(&manager.instance_id, &script).await? else {
-            continue;
-        };
-        if out.exit_code == 0 {
-            published = Some(engine::parse_published_ports(&out.stdout)?);
-            break;
-        }
-    }
-    let Some(published) = published else {
+    let Some(out) = on_a_manager(engine_port, &record, &engine::published_ports()).await? else {
         return Err(ExecuteError::NoManager {
             what: "list the published ports",
             tried: record.managers.len(),
         });
     };
+    let published = engine::parse_published_ports(&out.stdout)?;
     let (wanted, refused_ports) = wanted_listeners(&published);
     converge(balancer, &wanted, refused_ports).await
 }

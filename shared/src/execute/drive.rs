@@ -87,3 +87,29 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
         })
     }
 }
+
+/// One delivery of a lifecycle action: the instance as the cloud describes it (nothing
+/// to do once it no longer exists), driven with `plan`.
+pub(super) async fn deliver_action<S: ClusterStore, E: NodeEngine, F: Fleet>(
+    ports: &Ports<'_, S, E, F>,
+    settings: &ClusterSettings,
+    tokens: &TokenParameters,
+    action: &ActionRef,
+    signal_on_continue: bool,
+    plan: impl Fn(&ClusterView) -> Step,
+    now: impl Fn() -> u64,
+) -> Result<Handled, ExecuteError> {
+    let Some(facts) = ports.fleet.describe(&action.instance_id).await? else {
+        tracing::info!("the instance is gone");
+        return Ok(Handled::Gone);
+    };
+    let delivery = Delivery {
+        ports,
+        settings,
+        tokens,
+        instance_id: &action.instance_id,
+        action: Some(action),
+        signal_on_continue,
+    };
+    delivery.drive(&facts, plan, now).await
+}

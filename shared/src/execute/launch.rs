@@ -6,7 +6,7 @@ use crate::plan::{next_launch_step, LaunchAction, LifecycleResult};
 use crate::ports::{ActionRef, ClusterStore, Fleet, NodeEngine, PortError};
 use crate::settings::ClusterSettings;
 
-use super::drive::Delivery;
+use super::drive::deliver_action;
 
 /// Where each role's join token lives (its parameter name).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,19 +110,14 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
         instance_id: action.instance_id.clone(),
         seconds_left,
     };
-    let delivery = Delivery {
+    deliver_action(
         ports,
         settings,
         tokens,
-        instance_id: &action.instance_id,
-        action: Some(action),
-        signal_on_continue: true,
-    };
-    let Some(facts) = ports.fleet.describe(&action.instance_id).await? else {
-        tracing::info!("the instance is gone");
-        return Ok(Handled::Gone);
-    };
-    delivery
-        .drive(&facts, |view| next_launch_step(view, &launch), now)
-        .await
+        action,
+        true,
+        |view| next_launch_step(view, &launch),
+        now,
+    )
+    .await
 }

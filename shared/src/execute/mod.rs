@@ -6,6 +6,7 @@ mod drive;
 mod launch;
 mod managers_record;
 mod observe;
+mod on_a_manager;
 mod perform;
 mod reconcile;
 mod resource;

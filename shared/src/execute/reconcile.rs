@@ -8,7 +8,6 @@
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::cluster::MemberState;
 use crate::engine::{self, SwarmCensus};
 use crate::error_text::with_causes;
 use crate::plan::{
@@ -20,6 +19,7 @@ use crate::settings::ClusterSettings;
 
 use super::drive::Delivery;
 use super::launch::{ExecuteError, Handled, Ports, TokenParameters};
+use super::on_a_manager::on_a_manager;
 
 /// What one run did, for its log line and its metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -110,7 +110,6 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
             continue;
         }
         let id = member.instance_id.as_str();
-        debug_assert_eq!(member.state, MemberState::InService);
         let facts = match ports.fleet.describe(id).await {
             Ok(Some(facts)) => facts,
             Ok(None) => continue, // gone since the groups were read: the next run sees it
@@ -152,14 +151,8 @@ async fn census<S: ClusterStore, E: NodeEngine, F: Fleet>(
     ports: &Ports<'_, S, E, F>,
 ) -> Result<Option<SwarmCensus>, ExecuteError> {
     let record = ports.store.load().await?;
-    let script = engine::swarm_census();
-    for manager in &record.managers {
-        let Some(out) = ports.engine.run(&manager.instance_id, &script).await? else {
-            continue;
-        };
-        if out.exit_code == 0 {
-            return Ok(Some(engine::parse_swarm_census(&out.stdout)?));
-        }
+    match on_a_manager(ports.engine, &record, &engine::swarm_census()).await? {
+        Some(out) => Ok(Some(engine::parse_swarm_census(&out.stdout)?)),
+        None => Ok(None),
     }
-    Ok(None)
 }

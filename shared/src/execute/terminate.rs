@@ -4,7 +4,7 @@ use crate::plan::{next_terminate_step, TerminateAction};
 use crate::ports::{ActionRef, ClusterStore, Fleet, NodeEngine};
 use crate::settings::ClusterSettings;
 
-use super::drive::Delivery;
+use super::drive::deliver_action;
 use super::launch::{ExecuteError, Handled, Ports, TokenParameters};
 
 /// Handles one delivery of a terminate lifecycle action.
@@ -23,19 +23,14 @@ pub async fn handle_terminate<S: ClusterStore, E: NodeEngine, F: Fleet>(
         seconds_left,
         elapsed_seconds,
     };
-    let delivery = Delivery {
+    deliver_action(
         ports,
         settings,
         tokens,
-        instance_id: &action.instance_id,
-        action: Some(action),
-        signal_on_continue: false,
-    };
-    let Some(facts) = ports.fleet.describe(&action.instance_id).await? else {
-        tracing::info!("the instance is gone");
-        return Ok(Handled::Gone);
-    };
-    delivery
-        .drive(&facts, |view| next_terminate_step(view, &terminate), now)
-        .await
+        action,
+        false,
+        |view| next_terminate_step(view, &terminate),
+        now,
+    )
+    .await
 }
