@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import logging
 import subprocess
+from pathlib import Path
 
 from . import config
 
@@ -54,6 +56,57 @@ def ensure_bridge() -> None:
     if addr not in _ip("-4", "addr", "show", "dev", config.BRIDGE).stdout:
         _ip("addr", "add", addr, "dev", config.BRIDGE)
     _ip("link", "set", config.BRIDGE, "up")
+
+
+# The kernel keeps one ARP table for every network namespace, and its default cap
+# (gc_thresh3 = 1024 entries) is reached at about 30 swarm nodes: each node gossips with
+# every other, so n nodes hold n*n entries. Past the cap new entries are refused
+# ("neighbor table overflow") and nodes can no longer reach the lab's endpoint or a
+# manager. The lab raises the caps while it runs and restores the machine's own after.
+NEIGHBOUR_LIMITS = {
+    "/proc/sys/net/ipv4/neigh/default/gc_thresh1": 8192,
+    "/proc/sys/net/ipv4/neigh/default/gc_thresh2": 32768,
+    "/proc/sys/net/ipv4/neigh/default/gc_thresh3": 65536,
+}
+
+
+def _saved_limits_file() -> Path:
+    return config.paths().run / "neighbour-limits.json"
+
+
+def raise_neighbour_limits() -> None:
+    """Raises the ARP table's caps to fit 100+ nodes; the machine's values are saved once."""
+    saved = _saved_limits_file()
+    current = {}
+    for path in NEIGHBOUR_LIMITS:
+        try:
+            current[path] = int(Path(path).read_text().strip())
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read %s (%s): large fleets may lose their network", path, exc)
+            return
+    if not saved.exists():
+        saved.write_text(json.dumps(current))
+    for path, want in NEIGHBOUR_LIMITS.items():
+        if current[path] < want:
+            try:
+                Path(path).write_text(str(want))
+            except OSError as exc:
+                log.warning("cannot raise %s to %d (%s): large fleets may lose their network", path, want, exc)
+
+
+def restore_neighbour_limits() -> None:
+    """Puts back the caps `raise_neighbour_limits` found, if it changed them."""
+    saved = _saved_limits_file()
+    try:
+        values = json.loads(saved.read_text())
+    except (OSError, ValueError):
+        return
+    for path, value in values.items():
+        try:
+            Path(path).write_text(str(int(value)))
+        except (OSError, ValueError) as exc:
+            log.warning("cannot restore %s to %s: %s", path, value, exc)
+    saved.unlink(missing_ok=True)
 
 
 def delete_bridge() -> None:

@@ -177,11 +177,17 @@ class NodeManager:
             self._pool.submit(self._halt, node, False)
 
     def shutdown(self) -> None:
-        for node in self.all():
+        """Halts every node, several at once: an engine takes a few seconds to stop, and a
+        lab of a hundred nodes halted one by one would take minutes to tear down."""
+
+        def halt(node: Node) -> None:
             try:
                 self._halt(node, False)
             except Exception:  # keep tearing down the rest
                 log.exception("halting %s", node.instance_id)
+
+        with ThreadPoolExecutor(max_workers=16, thread_name_prefix="halt") as pool:
+            list(pool.map(halt, self.all()))
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _boot(self, node: Node) -> None:
@@ -257,16 +263,15 @@ class NodeManager:
 def sweep() -> list[str]:
     """Stop and remove whatever nodes a previous run left, even if the lab process died."""
     p = config.paths()
-    done = []
-    if p.nodes.exists():
-        for d in p.nodes.iterdir():
-            pidf = d / "dockerd.pid"
-            if pidf.exists():
-                try:
-                    processes.stop(int(pidf.read_text().strip()), grace=5)
-                except ValueError:
-                    pass
-            done.append(d.name)
+    done = [d.name for d in p.nodes.iterdir()] if p.nodes.exists() else []
+    pids = []
+    for name in done:
+        try:
+            pids.append(int((p.nodes / name / "dockerd.pid").read_text().strip()))
+        except (OSError, ValueError):
+            pass
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="sweep") as pool:
+        list(pool.map(lambda pid: processes.stop(pid, grace=5), pids))
     for pid in processes.pids_with_cmdline_containing(str(p.exec_root) + "/"):
         processes.stop(pid, grace=2)
     processes.unmount_under(p.exec_root, p.nodes)
@@ -278,6 +283,7 @@ def sweep() -> list[str]:
         if name.startswith(config.VETH_PREFIX):
             subprocess.run(["ip", "link", "del", name], capture_output=True)
     network.delete_bridge()
+    network.restore_neighbour_limits()
     shutil.rmtree(p.exec_root, ignore_errors=True)
     shutil.rmtree(p.nodes, ignore_errors=True)
     return done

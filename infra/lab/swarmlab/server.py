@@ -183,6 +183,7 @@ def main() -> None:
     if leftovers:
         log.warning("removed nodes a previous run left behind: %s", ", ".join(leftovers))
     network.ensure_bridge()
+    network.raise_neighbour_limits()
     lab = Lab()
     servers = [
         make_server("127.0.0.1", config.moto_port(), lab, threaded=True),
