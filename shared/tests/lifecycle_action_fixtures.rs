@@ -96,12 +96,22 @@ fn test_notifications_are_told_apart_from_malformed_messages() {
 }
 
 #[test]
-fn a_schedule_tick_asks_for_a_reconcile() {
-    use swarmhook::events::QueuedMessage;
+fn a_schedule_tick_or_a_request_asks_for_a_reconcile() {
+    use swarmhook::events::{QueuedMessage, ReconcileTrigger, RECONCILE_REQUEST};
     let tick = fixture("eventbridge-scheduled.json");
     assert!(matches!(
         QueuedMessage::parse(&tick.to_string()),
-        QueuedMessage::Reconcile
+        QueuedMessage::Reconcile(ReconcileTrigger::Schedule)
+    ));
+    assert!(matches!(
+        QueuedMessage::parse(RECONCILE_REQUEST),
+        QueuedMessage::Reconcile(ReconcileTrigger::AfterChange)
+    ));
+    let mut forged: serde_json::Value = serde_json::from_str(RECONCILE_REQUEST).unwrap();
+    forged["detail-type"] = "Something Else".into();
+    assert!(matches!(
+        QueuedMessage::parse(&forged.to_string()),
+        QueuedMessage::Malformed(_)
     ));
     let mut other = tick.clone();
     other["source"] = "aws.ec2".into();

@@ -23,6 +23,8 @@ where
                 || code == "InternalServerError"
                 || code == "ServiceUnavailable"
                 || code == "RequestLimitExceeded"
+                // Route 53: a change to the zone is still being applied.
+                || code == "PriorRequestNotComplete"
         }
         _ => false,
     };

@@ -13,6 +13,10 @@ use crate::error::{code_of, port_error};
 /// Short, so clients follow a manager change within a minute.
 const TTL_SECONDS: i64 = 60;
 
+/// Attempts per Route 53 call, throttled ones included, before the call fails (retryable:
+/// the next reconcile tries again).
+const ROUTE53_ATTEMPTS: u32 = 5;
+
 /// Where the record is, from a function's environment (the template sets it):
 /// `SWARMHOOK_ZONE` (the private hosted zone's id; unset: no record) and
 /// `SWARMHOOK_MANAGERS_RECORD` (the record's name).
@@ -64,9 +68,16 @@ impl Route53ManagersRecord {
         }
     }
 
-    /// The client made from a function's SDK configuration.
+    /// The client made from a function's SDK configuration, with adaptive retries: Route
+    /// 53 allows five requests a second per account, and the adaptive mode slows this
+    /// client down when it is throttled instead of failing (up to `ROUTE53_ATTEMPTS`).
     pub fn from_sdk(aws: &aws_config::SdkConfig, settings: &RecordSettings) -> Self {
-        Route53ManagersRecord::new(aws_sdk_route53::Client::new(aws), settings)
+        let config = aws_sdk_route53::config::Builder::from(aws)
+            .retry_config(
+                aws_config::retry::RetryConfig::adaptive().with_max_attempts(ROUTE53_ATTEMPTS),
+            )
+            .build();
+        Route53ManagersRecord::new(aws_sdk_route53::Client::from_conf(config), settings)
     }
 
     fn record_set(&self, ttl: i64, values: &[String]) -> Result<ResourceRecordSet, PortError> {

@@ -44,6 +44,9 @@ pub struct Config {
     /// How long one reconcile run may begin new work (it finishes what it began; keep it
     /// well under the function's timeout).
     pub reconcile_seconds: u64,
+    /// After a join or a removal, a reconcile runs this many seconds later; changes within
+    /// that window share it (at most 900, SQS's longest delay).
+    pub reconcile_delay_seconds: u64,
     /// The stack's Network Load Balancer (None: no balancing).
     pub load_balancer: Option<BalancerSettings>,
     /// The managers' DNS record (None: the stack has none).
@@ -75,6 +78,23 @@ fn number(name: &'static str, default: u64, min: u64) -> Result<u64, ConfigError
     }
 }
 
+/// The longest delay SQS gives a message.
+const SQS_MAX_DELAY_SECONDS: u64 = 900;
+
+/// A delay for an SQS message: at least 1 second, at most SQS's longest.
+fn delay_seconds(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    let value = number(name, default, 1)?;
+    if value <= SQS_MAX_DELAY_SECONDS {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            value: value.to_string(),
+            why: "must be at most 900 (the longest delay SQS allows)",
+        })
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let prefix = required("SWARMHOOK_TOKEN_PREFIX")?;
@@ -103,6 +123,7 @@ impl Config {
             retry_seconds: number("SWARMHOOK_RETRY_SECONDS", 10, 1)?,
             wait_seconds: number("SWARMHOOK_WAIT_SECONDS", 8, 0)?,
             reconcile_seconds: number("SWARMHOOK_RECONCILE_SECONDS", 60, 1)?,
+            reconcile_delay_seconds: delay_seconds("SWARMHOOK_RECONCILE_DELAY_SECONDS", 20)?,
             load_balancer: BalancerSettings::from_env()?,
             managers_record: RecordSettings::from_env()?,
             dead_letter_url: std::env::var("SWARMHOOK_DEAD_LETTER_URL")

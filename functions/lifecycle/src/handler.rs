@@ -119,10 +119,10 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
                 tracing::info!("an Auto Scaling test notification: nothing to do");
                 return true;
             }
-            QueuedMessage::Reconcile => {
+            QueuedMessage::Reconcile(trigger) => {
                 // A failed run is not retried: the next tick observes afresh. (Boxed: its
                 // future nests the planners' drives, too deep for the compiler's layout.)
-                Box::pin(self.reconcile()).await;
+                Box::pin(self.reconcile(trigger)).await;
                 return true;
             }
             QueuedMessage::Malformed(why) => {
@@ -207,6 +207,7 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
                 if group == self.config.manager_group {
                     self.sync_managers_record().await;
                 }
+                self.ask_for_reconcile().await;
                 true
             }
             Ok(Handled::Gone) => {

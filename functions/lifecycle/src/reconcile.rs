@@ -1,9 +1,12 @@
-//! The reconcile schedule's tick: one bounded run of the brain's reconcile, then the load
+//! A reconcile, on the schedule's tick or asked for after a change: one bounded run of the brain's reconcile, then the load
 //! balancer brought in line with the published ports and the managers' DNS record with
 //! the managers; outcomes logged and counted.
 
 use swarmhook::error_text::with_causes;
-use swarmhook::execute::{balance, reconcile, sync_managers_record, Ports, RecordSync};
+use swarmhook::events::{ReconcileTrigger, RECONCILE_REQUEST};
+use swarmhook::execute::{
+    balance, reconcile, request_reconcile, sync_managers_record, Ports, RecordSync,
+};
 use swarmhook::ports::{Balancer, ClusterStore, Fleet, ManagersRecord, NodeEngine};
 
 use crate::handler::{now, Lifecycle};
@@ -12,8 +15,8 @@ use crate::metrics::{self, Unit};
 impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
     Lifecycle<S, E, F, B, D>
 {
-    #[tracing::instrument(skip_all, fields(cluster = %self.config.cluster))]
-    pub(crate) async fn reconcile(&self) {
+    #[tracing::instrument(skip_all, fields(cluster = %self.config.cluster, trigger = trigger.as_str()))]
+    pub(crate) async fn reconcile(&self, trigger: ReconcileTrigger) {
         let ports = Ports {
             store: &self.store,
             engine: &self.engine,
@@ -63,6 +66,35 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
         metrics::emit(&self.config.cluster, &values);
         self.balance().await;
         self.sync_managers_record().await;
+    }
+
+    /// After a join or a removal: a reconcile soon (the load balancer's targets and the
+    /// managers' record follow at once), unless one asked for within the last window is
+    /// still to come. A failure here costs only the wait for the next scheduled tick.
+    pub(crate) async fn ask_for_reconcile(&self) {
+        let window = self.config.reconcile_delay_seconds;
+        match request_reconcile(&self.store, now(), window).await {
+            Ok(false) => tracing::debug!("a reconcile already asked for covers this change"),
+            Ok(true) => {
+                let sent = self
+                    .sqs
+                    .send_message()
+                    .queue_url(&self.config.queue_url)
+                    .message_body(RECONCILE_REQUEST)
+                    .delay_seconds(window as i32)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(_) => tracing::info!(delay_seconds = window, "a reconcile asked for"),
+                    Err(e) => {
+                        tracing::warn!(error = %with_causes(&e), "could not ask for a reconcile; the next scheduled tick does it")
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %with_causes(&e), retryable = e.is_retryable(), "could not ask for a reconcile; the next scheduled tick does it")
+            }
+        }
     }
 
     /// The managers' record holds exactly the recorded managers (when the stack has one).

@@ -30,6 +30,11 @@ pub struct StoreRecord {
     /// its engine no longer answers (stopped, or the instance is gone).
     #[serde(default)]
     pub nodes: Vec<NodeRecord>,
+    /// Until when (unix seconds) a reconcile asked for after a join or a removal is
+    /// already on its way: changes before then ask for no other (see
+    /// `execute::request_reconcile`).
+    #[serde(default)]
+    pub reconcile_requested_until: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

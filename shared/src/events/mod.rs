@@ -7,4 +7,4 @@ pub use lifecycle_action::{
     LifecycleActionDetail, LifecycleActionEvent, LifecycleTransition, LAUNCH_DETAIL_TYPE,
     TERMINATE_DETAIL_TYPE,
 };
-pub use queued::{QueuedMessage, TEST_NOTIFICATION};
+pub use queued::{QueuedMessage, ReconcileTrigger, RECONCILE_REQUEST, TEST_NOTIFICATION};

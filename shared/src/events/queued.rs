@@ -1,7 +1,7 @@
 //! What a message on the lifecycle queue can be: a lifecycle action (from EventBridge), the
 //! test notification Auto Scaling sends when a hook's notification target is set to the
-//! queue (nothing to do), the schedule's tick (reconcile), or something else (malformed:
-//! it changes nothing).
+//! queue (nothing to do), the schedule's tick or a reconcile asked for after a change
+//! (reconcile), or something else (malformed: it changes nothing).
 
 use serde_json::Value;
 
@@ -9,13 +9,36 @@ use super::LifecycleActionEvent;
 
 pub const TEST_NOTIFICATION: &str = "autoscaling:TEST_NOTIFICATION";
 
+/// The body the lifecycle function sends itself, delayed, to reconcile soon after a join
+/// or a removal (`execute::request_reconcile` decides when).
+pub const RECONCILE_REQUEST: &str =
+    r#"{"source":"swarmhook","detail-type":"Reconcile Requested","detail":{}}"#;
+
+/// What asked for a reconcile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconcileTrigger {
+    /// The EventBridge schedule's tick.
+    Schedule,
+    /// A join or a removal a moment ago.
+    AfterChange,
+}
+
+impl ReconcileTrigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReconcileTrigger::Schedule => "schedule",
+            ReconcileTrigger::AfterChange => "after-change",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum QueuedMessage {
     Action(Box<LifecycleActionEvent>),
     TestNotification,
     /// An EventBridge schedule's event (`source: aws.events`, `detail-type: Scheduled
-    /// Event`): time to reconcile.
-    Reconcile,
+    /// Event`), or the function's own `RECONCILE_REQUEST`: time to reconcile.
+    Reconcile(ReconcileTrigger),
     Malformed(String),
 }
 
@@ -30,7 +53,10 @@ impl QueuedMessage {
             return QueuedMessage::TestNotification;
         }
         if value["source"] == "aws.events" && value["detail-type"] == "Scheduled Event" {
-            return QueuedMessage::Reconcile;
+            return QueuedMessage::Reconcile(ReconcileTrigger::Schedule);
+        }
+        if value["source"] == "swarmhook" && value["detail-type"] == "Reconcile Requested" {
+            return QueuedMessage::Reconcile(ReconcileTrigger::AfterChange);
         }
         match serde_json::from_value::<LifecycleActionEvent>(value) {
             Ok(event) => QueuedMessage::Action(Box::new(event)),
