@@ -134,6 +134,40 @@ impl Lab {
             .map_err(LabError::Status)
     }
 
+    /// The AWS calls the functions of one stack have made so far, by `service:action`
+    /// (the lab counts each function's calls by the credentials it signs with).
+    pub async fn stack_function_calls(
+        &self,
+        stack: &str,
+    ) -> Result<std::collections::BTreeMap<String, u64>, LabError> {
+        let report: Value = self
+            .http
+            .get(format!("{}/_lab/api-calls", self.info.endpoint))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(LabError::Status)?
+            .json()
+            .await
+            .map_err(LabError::Status)?;
+        let mut calls = std::collections::BTreeMap::new();
+        let prefix = format!("{stack}-");
+        let functions = report["by_function"].as_object().ok_or_else(|| {
+            LabError::Unexpected(format!(
+                "the lab's api-calls report has no by_function: {report}"
+            ))
+        })?;
+        for (function, counts) in functions {
+            if !function.starts_with(&prefix) {
+                continue;
+            }
+            for (call, n) in counts.as_object().into_iter().flatten() {
+                *calls.entry(call.clone()).or_insert(0) += n.as_u64().unwrap_or(0);
+            }
+        }
+        Ok(calls)
+    }
+
     /// An instance's private address (its node's address in the lab).
     pub async fn private_ip(&self, instance_id: &str) -> Result<String, LabError> {
         let out = self

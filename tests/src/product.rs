@@ -159,22 +159,29 @@ impl Product {
 
     /// Waits until `want` instances are InService, and returns them.
     pub async fn in_service(&self, lab: &Lab, want: usize) -> Result<Vec<String>, LabError> {
-        wait::until(
-            &format!("{want} instances InService"),
-            Duration::from_secs(300),
-            || async {
-                let all = self.instances(lab).await?;
-                let ready: Vec<String> = all
-                    .iter()
-                    .filter(|(_, s)| *s == LifecycleState::InService)
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                Ok((
-                    (ready.len() == want).then(|| ready.clone()),
-                    format!("{all:?}"),
-                ))
-            },
-        )
+        self.in_service_within(lab, want, Duration::from_secs(300))
+            .await
+    }
+
+    /// As `in_service`, for fleets that take longer than the usual deadline.
+    pub async fn in_service_within(
+        &self,
+        lab: &Lab,
+        want: usize,
+        timeout: Duration,
+    ) -> Result<Vec<String>, LabError> {
+        wait::until(&format!("{want} instances InService"), timeout, || async {
+            let all = self.instances(lab).await?;
+            let ready: Vec<String> = all
+                .iter()
+                .filter(|(_, s)| *s == LifecycleState::InService)
+                .map(|(id, _)| id.clone())
+                .collect();
+            Ok((
+                (ready.len() == want).then(|| ready.clone()),
+                format!("{all:?}"),
+            ))
+        })
         .await
     }
 

@@ -1,6 +1,7 @@
 //! The load balancer follows the swarm: a service's published port gets a listener and a
-//! target group attached to the worker group (every worker registered, new ones too); the
-//! service gone, they go; and a stack delete with such listeners present completes.
+//! target group attached to the worker group (every worker registered, new ones too), a
+//! TLS listener with its certificate when a label asks for one; the service gone, they
+//! go; and a stack delete with such listeners present completes.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -28,6 +29,7 @@ async fn load_balancer(lab: &Lab, swarm: &Product) -> anyhow::Result<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Forwarding {
     protocol: String,
+    certificate: Option<String>,
     target_group: String,
     targets: BTreeSet<String>,
     attached: bool,
@@ -86,6 +88,10 @@ async fn forwarding(
             .protocol()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default(),
+        certificate: listener
+            .certificates()
+            .iter()
+            .find_map(|c| c.certificate_arn().map(str::to_owned)),
         target_group,
         targets,
         attached,
@@ -110,35 +116,59 @@ async fn published_ports_get_listeners_that_follow_the_workers_and_go_with_the_s
         tiny_image::load(&lab, id, &tar).await?;
     }
 
-    // A service publishing 8080 (TCP) and 5353 (UDP).
+    // A service publishing 8080 (TCP) and 5353 (UDP), and one on 8443 whose label asks
+    // for TLS with a certificate from ACM.
     lab.run_ok(
         &manager,
         &format!("docker service create -d --no-resolve-image --name web -p 8080:80 -p 5353:53/udp {TINY_IMAGE} >/dev/null"),
     )
     .await?;
+    let certificate = aws_sdk_acm::Client::new(&lab.sdk)
+        .request_certificate()
+        .domain_name(format!("apps.{}.example.com", swarm.stack))
+        .send()
+        .await?
+        .certificate_arn()
+        .ok_or_else(|| anyhow::anyhow!("RequestCertificate returned no ARN"))?
+        .to_owned();
+    lab.run_ok(
+        &manager,
+        &format!("docker service create -d --no-resolve-image --name secure --label swarmhook.tls.8443={certificate} -p 8443:80 {TINY_IMAGE} >/dev/null"),
+    )
+    .await?;
     let workers: BTreeSet<String> = swarm.ids(&lab, &swarm.workers).await?.into_iter().collect();
     let web = wait::until_reconciled(
         &lab,
-        "listeners for 8080 and 5353",
+        "listeners for 8080, 5353 and 8443",
         Duration::from_secs(240),
         || async {
             let tcp = forwarding(&lab, &swarm, &lb, 8080).await?;
             let udp = forwarding(&lab, &swarm, &lb, 5353).await?;
+            let tls = forwarding(&lab, &swarm, &lb, 8443).await?;
             let ready = |f: &Option<Forwarding>| {
                 f.as_ref()
                     .is_some_and(|f| f.attached && f.targets == workers)
             };
-            let done = ready(&tcp) && ready(&udp);
+            let done = ready(&tcp) && ready(&udp) && ready(&tls);
             Ok((
-                done.then(|| (tcp.clone(), udp.clone())),
-                format!("{tcp:?} {udp:?}"),
+                done.then(|| (tcp.clone(), udp.clone(), tls.clone())),
+                format!("{tcp:?} {udp:?} {tls:?}"),
             ))
         },
     )
     .await?;
-    let (tcp, udp) = (web.0.expect("checked"), web.1.expect("checked"));
+    let (tcp, udp, tls) = (
+        web.0.expect("checked"),
+        web.1.expect("checked"),
+        web.2.expect("checked"),
+    );
     assert_eq!(tcp.protocol, "TCP");
     assert_eq!(udp.protocol, "UDP");
+    assert_eq!(
+        (tls.protocol.as_str(), tls.certificate.as_deref()),
+        ("TLS", Some(certificate.as_str()))
+    );
+    assert_eq!(tcp.certificate, None);
 
     // More workers: Auto Scaling registers them in the attached target group.
     swarm.set_workers(&lab, 3).await?;
@@ -155,33 +185,40 @@ async fn published_ports_get_listeners_that_follow_the_workers_and_go_with_the_s
     )
     .await?;
 
-    // The service gone, its listeners and target groups go.
-    lab.run_ok(&manager, "docker service rm web >/dev/null")
+    // The services gone, their listeners and target groups go.
+    lab.run_ok(&manager, "docker service rm web secure >/dev/null")
         .await?;
+    // A run removes a listener, and its target group in a later round (or run): wait
+    // for both.
+    let old_groups = [&tcp.target_group, &udp.target_group, &tls.target_group];
     wait::until_reconciled(
         &lab,
-        "listeners removed",
+        "listeners and their target groups removed",
         Duration::from_secs(240),
         || async {
             let tcp = forwarding(&lab, &swarm, &lb, 8080).await?;
             let udp = forwarding(&lab, &swarm, &lb, 5353).await?;
+            let tls = forwarding(&lab, &swarm, &lb, 8443).await?;
+            let groups = lab
+                .elbv2()
+                .describe_target_groups()
+                .send()
+                .await
+                .map_err(|e| LabError::aws("DescribeTargetGroups", e))?;
+            let left: Vec<&str> = groups
+                .target_groups()
+                .iter()
+                .filter_map(|g| g.target_group_arn())
+                .filter(|arn| old_groups.iter().any(|old| old.as_str() == *arn))
+                .collect();
+            let done = tcp.is_none() && tls.is_none() && udp.is_none() && left.is_empty();
             Ok((
-                (tcp.is_none() && udp.is_none()).then_some(()),
-                format!("{tcp:?} {udp:?}"),
+                done.then_some(()),
+                format!("{tcp:?} {udp:?} {tls:?}; target groups left {left:?}"),
             ))
         },
     )
     .await?;
-    let groups = lab.elbv2().describe_target_groups().send().await?;
-    for gone in [&tcp.target_group, &udp.target_group] {
-        assert!(
-            !groups
-                .target_groups()
-                .iter()
-                .any(|g| g.target_group_arn() == Some(gone.as_str())),
-            "{gone} is still there"
-        );
-    }
 
     // A stack delete with a dynamic listener present completes, and leaves none behind.
     lab.run_ok(
