@@ -10,7 +10,7 @@ TEST_RUNNER := $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo 
 
 TEMPLATES := $(wildcard tests/fixtures/templates/*.yaml infra/lab/templates/*.yaml infra/aws/*.yaml)
 
-.PHONY: demo test setup build lint fmt bench lab-up lab-status lab-scale lab-terminate lab-kill lab-stop-engine lab-reconcile lab-down
+.PHONY: demo test setup build lint fmt bench package publish lab-up lab-status lab-scale lab-terminate lab-kill lab-stop-engine lab-reconcile lab-down
 
 ## The main command: bring up the lab, launch a fleet, form a swarm, show it, tear down.
 demo: setup build
@@ -34,11 +34,24 @@ bench: setup
 	$(CARGO) build --release -p swarmhook-lifecycle -p swarmhook-swarm-resource
 	infra/lab/with-lab.sh bash -c 'cd infra/lab && PYTHONPATH=.:$(ROOT)/bench $(PY) -m swarmbench'
 
+## Each function in release mode for Lambda's provided.al2023 (x86_64), checked against
+## that runtime (glibc symbol versions, shared libraries), zipped as `bootstrap` into
+## target/package/ with a table of sizes.
+package:
+	python3 infra/package/package.py
+
+## The packaged functions and the template to S3 under <PREFIX>/<version>/, the
+## template's code locations pointing at them; prints the console's Launch Stack URL.
+##   make publish BUCKET=name [PREFIX=swarmhook] [REGION=us-east-1]
+publish: setup package
+	@test -n "$(BUCKET)" || { echo "usage: make publish BUCKET=name [PREFIX=swarmhook] [REGION=us-east-1]"; exit 2; }
+	$(PY) infra/package/publish.py --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(REGION),--region $(REGION))
+
 ## Rust format and lints, the lab's Python compiles, every template passes cfn-lint.
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(PY) -m compileall -q infra/lab/swarmlab bench/swarmbench
+	$(PY) -m compileall -q infra/lab/swarmlab bench/swarmbench infra/package
 	$(ROOT)/target/lab/venv/bin/cfn-lint $(TEMPLATES)
 
 fmt:
