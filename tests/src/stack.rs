@@ -84,6 +84,20 @@ impl Lab {
         Ok(())
     }
 
+    /// Deletes the stack and waits for it to settle: an error with the stack's event
+    /// reasons unless it ends DELETE_COMPLETE.
+    pub async fn delete_stack_completely(&self, stack_id: &str) -> Result<(), LabError> {
+        self.delete_stack(stack_id).await?;
+        let status = self.settled_status(stack_id).await?;
+        if status == "DELETE_COMPLETE" {
+            return Ok(());
+        }
+        let reasons = self.stack_event_reasons(stack_id).await?;
+        Err(LabError::Unexpected(format!(
+            "stack {stack_id} ended {status}, not DELETE_COMPLETE: {reasons:?}"
+        )))
+    }
+
     /// The stack's status now.
     pub async fn stack_status(&self, stack_id: &str) -> Result<String, LabError> {
         let out = self

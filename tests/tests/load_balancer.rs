@@ -236,14 +236,7 @@ async fn published_ports_get_listeners_that_follow_the_workers_and_go_with_the_s
         },
     )
     .await?;
-    lab.delete_stack(&swarm.stack_id).await?;
-    let status = lab.settled_status(&swarm.stack_id).await?;
-    assert_eq!(
-        status,
-        "DELETE_COMPLETE",
-        "{:?}",
-        lab.stack_event_reasons(&swarm.stack_id).await?
-    );
+    lab.delete_stack_completely(&swarm.stack_id).await?;
     let groups = lab.elbv2().describe_target_groups().send().await?;
     assert!(
         !groups

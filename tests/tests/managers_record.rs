@@ -128,14 +128,7 @@ async fn the_managers_record_follows_joins_removals_and_a_killed_manager() -> an
     record_drops(&lab, &swarm, &killed, "after a kill").await?;
 
     // Deleting the stack removes the record, so its zone goes too.
-    lab.delete_stack(&swarm.stack_id).await?;
-    let status = lab.settled_status(&swarm.stack_id).await?;
-    assert_eq!(
-        status,
-        "DELETE_COMPLETE",
-        "{:?}",
-        lab.stack_event_reasons(&swarm.stack_id).await?
-    );
+    lab.delete_stack_completely(&swarm.stack_id).await?;
     Ok(())
 }
 
@@ -224,13 +217,6 @@ async fn a_hundred_workers_joining_at_once_cost_few_route53_calls() -> anyhow::R
     );
 
     // A stack of 101 nodes deletes.
-    lab.delete_stack(&swarm.stack_id).await?;
-    let status = lab.settled_status(&swarm.stack_id).await?;
-    assert_eq!(
-        status,
-        "DELETE_COMPLETE",
-        "{:?}",
-        lab.stack_event_reasons(&swarm.stack_id).await?
-    );
+    lab.delete_stack_completely(&swarm.stack_id).await?;
     Ok(())
 }
