@@ -29,7 +29,7 @@ def main() -> int:
     print("cold start (release binaries, each run a fresh process):", flush=True)
     cold = cold_start.measure(binaries, sys.executable)
     print("joins (the real functions in the lab):", flush=True)
-    joined = joins.measure(binaries, big)
+    joined = joins.measure(big)
     result = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "binaries": str(binaries),

@@ -8,15 +8,13 @@ import json
 import statistics
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from swarmlab import config, status
 from swarmlab.cli_clients import client, lab_info
-from swarmlab.publish import publish
+from swarmlab.publish import publish_release
 
 STACK = "bench"
-TEMPLATE = config.REPO_ROOT / "infra" / "aws" / "swarmhook.yaml"
 JOINS_PER_ROUND = 3
 
 
@@ -54,16 +52,15 @@ def wait_in_service(asg: Any, groups: list[str], want: int, timeout: float = 900
     raise SystemExit(f"only {last}/{want} instances came into service within {timeout:.0f}s")
 
 
-def launch(binaries: Path) -> list[str]:
+def launch() -> list[str]:
+    """The packaged release, published to the lab's S3, launched as a user launches it."""
     cfn, asg = client("cloudformation"), client("autoscaling")
     params = {
-        "ManagerCount": "1", "WorkerCount": str(JOINS_PER_ROUND), "ImageId": "ami-12c6146b",
+        "ManagerCount": "1", "WorkerCount": str(JOINS_PER_ROUND),
         "VpcCidr": "10.200.0.0/16", "SubnetACidr": "10.200.1.0/24", "SubnetBCidr": "10.200.2.0/24",
-        "CodeBucket": "swarmhook-bench-code", "LifecycleCodeKey": "lifecycle.zip", "SwarmCodeKey": "swarm.zip",
     }
-    publish(binaries / "swarmhook-lifecycle", "swarmhook-bench-code", "lifecycle.zip")
-    publish(binaries / "swarmhook-swarm-resource", "swarmhook-bench-code", "swarm.zip")
-    cfn.create_stack(StackName=STACK, TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"],
+    published = publish_release("swarmhook-bench-releases")
+    cfn.create_stack(StackName=STACK, TemplateURL=published["template_url"], Capabilities=["CAPABILITY_IAM"],
                      Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
     groups = [f"{STACK}-managers", f"{STACK}-workers"]
     wait_in_service(asg, groups, 1 + JOINS_PER_ROUND)
@@ -115,9 +112,9 @@ def medians(timings: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
     }
 
 
-def measure(binaries: Path, big: int) -> dict[str, Any]:
+def measure(big: int) -> dict[str, Any]:
     say(f"stack {STACK}: 1 manager, {JOINS_PER_ROUND} workers")
-    groups = launch(binaries)
+    groups = launch()
     small = round_of_joins(groups, JOINS_PER_ROUND)
     say(f"{JOINS_PER_ROUND} joins at {JOINS_PER_ROUND} workers: {small['function_calls_per_join']} function calls each")
     say(f"growing the workers to {big}")

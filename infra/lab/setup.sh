@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the lab needs on a fresh Debian machine, as root: Debian's docker.io
-# and iproute2 (and libc6-dev for the tests' static service image, if missing), and a Python venv with the pinned moto. Safe to run again: it only
-# does what is missing.
+# Installs what the lab and the lint need on a fresh Debian machine, as root: Debian's
+# docker.io and iproute2 (and libc6-dev for the tests' static service image, if missing),
+# a Python venv with the pinned moto, the nodes' pinned AWS CLI, and a venv with the
+# pinned checkov. Safe to run again: it only does what is missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -53,4 +54,16 @@ if [ ! -f "$stamp" ] || ! cmp -s "$here/requirements.lock" "$stamp"; then
   "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$here/requirements.lock"
   "$venv/bin/python" -c "import moto, boto3; assert moto.__version__ == '5.2.5', moto.__version__"
   cp "$here/requirements.lock" "$stamp"
+fi
+
+# The template's security scan (checkov), in a venv of its own: its pins differ from moto's.
+lint="$root/target/lint/venv"
+lock="$root/infra/lint/checkov.lock"
+if [ ! -f "$lint/.installed" ] || ! cmp -s "$lock" "$lint/.installed"; then
+  echo "setup: creating the template scanner's venv (pinned checkov) in $lint"
+  rm -rf "$lint"
+  python3 -m venv "$lint"
+  "$lint/bin/pip" install -q --disable-pip-version-check --no-deps -r "$lock"
+  "$lint/bin/checkov" --version >/dev/null
+  cp "$lock" "$lint/.installed"
 fi

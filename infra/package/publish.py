@@ -71,6 +71,8 @@ def main() -> int:
     parser.add_argument("--prefix", default="swarmhook")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
     parser.add_argument("--version", default=None, help="default: the crate version and commit")
+    parser.add_argument("--record", type=Path, default=PACKAGE_DIR / "published.json",
+                        help="where to write what was published (JSON)")
     args = parser.parse_args()
     import boto3  # the lab's venv has it (make setup)
 
@@ -108,7 +110,8 @@ def main() -> int:
     published = {"version": release, "bucket": args.bucket, "region": args.region, "template_key": template_key,
                  "template_url": template_url, "code_keys": {p: f"{prefix}/{z.name}" for p, z in zips.items()},
                  "launch_stack_url": launch_stack_url(args.region, template_url)}
-    (PACKAGE_DIR / "published.json").write_text(json.dumps(published, indent=2))
+    args.record.parent.mkdir(parents=True, exist_ok=True)
+    args.record.write_text(json.dumps(published, indent=2))
     print(f"published {release}: template {template_url}")
     print(f"Launch Stack: {published['launch_stack_url']}")
     return 0

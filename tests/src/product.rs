@@ -1,5 +1,6 @@
-//! swarmhook's own template in the lab: both functions published to the lab's S3 as
-//! zips, a stack created from `infra/aws/swarmhook.yaml`, and what a test asks of it.
+//! swarmhook's own template in the lab, as a user launches it: the packaged functions and
+//! the template published to the lab's S3 (`make publish`), the stack created from the
+//! published template's URL, and what a test asks of it.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -11,10 +12,8 @@ use swarmhook::cluster::StoreRecord;
 use swarmhook::ports::ClusterStore;
 use swarmhook_aws::DynamoStore;
 
+use crate::stack::TemplateSource;
 use crate::{unique_name, wait, Lab, LabError};
-
-/// The product's template, relative to the tests' fixture folder.
-pub const TEMPLATE: &str = "../../../infra/aws/swarmhook.yaml";
 
 /// What a product stack is asked for.
 #[derive(Debug, Clone)]
@@ -24,6 +23,8 @@ pub struct ProductSpec<'a> {
     pub subnet_b: &'a str,
     pub managers: u32,
     pub workers: u32,
+    /// Other questions answered (parameter, value), beyond the size and the subnets.
+    pub answers: Vec<(String, String)>,
 }
 
 impl<'a> ProductSpec<'a> {
@@ -34,7 +35,14 @@ impl<'a> ProductSpec<'a> {
             subnet_b,
             managers,
             workers,
+            answers: Vec::new(),
         }
+    }
+
+    /// The spec with one more question answered.
+    pub fn answer(mut self, parameter: &str, value: &str) -> Self {
+        self.answers.push((parameter.to_owned(), value.to_owned()));
+        self
     }
 }
 
@@ -45,16 +53,17 @@ pub struct Product {
     pub stack_id: String,
     pub managers: String,
     pub workers: String,
+    /// The published template it was launched from, for updates.
+    pub template_url: String,
     /// The stack's parameters, for updates.
     pub params: Vec<(String, String)>,
 }
 
 impl Product {
-    /// Publishes both functions and creates the stack, without waiting for it.
+    /// Publishes the release and creates the stack from it, without waiting for it. The
+    /// code parameters keep the defaults publishing gave them.
     pub async fn create(lab: &Lab, spec: &ProductSpec<'_>) -> Result<Product, LabError> {
-        let bucket = unique_name("code");
-        lab.publish_function("swarmhook-lifecycle", &bucket, "lifecycle.zip")?;
-        lab.publish_function("swarmhook-swarm-resource", &bucket, "swarm.zip")?;
+        let published = lab.publish_release(&unique_name("releases"))?;
         let params: Vec<(String, String)> = [
             ("ManagerCount", spec.managers.to_string()),
             ("WorkerCount", spec.workers.to_string()),
@@ -62,23 +71,25 @@ impl Product {
             ("VpcCidr", "10.200.0.0/16".into()),
             ("SubnetACidr", spec.subnet_a.into()),
             ("SubnetBCidr", spec.subnet_b.into()),
-            ("CodeBucket", bucket),
-            ("LifecycleCodeKey", "lifecycle.zip".into()),
-            ("SwarmCodeKey", "swarm.zip".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        .chain(spec.answers.iter().cloned())
         .collect();
         let borrowed: Vec<(&str, &str)> = params
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let stack_id = lab.create_stack(&spec.stack, TEMPLATE, &borrowed).await?;
+        let source = TemplateSource::Url(&published.template_url);
+        let stack_id = lab
+            .create_stack_from(&spec.stack, source, &borrowed)
+            .await?;
         Ok(Product {
             stack: spec.stack.clone(),
             stack_id,
             managers: format!("{}-managers", spec.stack),
             workers: format!("{}-workers", spec.stack),
+            template_url: published.template_url,
             params,
         })
     }
@@ -114,7 +125,8 @@ impl Product {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        lab.update_stack(&self.stack_id, TEMPLATE, &borrowed)
+        let source = TemplateSource::Url(&self.template_url);
+        lab.update_stack_from(&self.stack_id, source, &borrowed)
             .await?;
         lab.settled_status(&self.stack_id).await
     }

@@ -22,6 +22,25 @@ pub fn template(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("template {path}: {e}"))
 }
 
+/// Where a stack's template comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum TemplateSource<'a> {
+    /// A file of the fixtures (or the lab's templates), sent as the template's body.
+    Fixture(&'a str),
+    /// A template published to the lab's S3, which CloudFormation reads from its URL.
+    Url(&'a str),
+}
+
+impl TemplateSource<'_> {
+    /// (body, URL): exactly one is set.
+    fn body_and_url(self) -> (Option<String>, Option<String>) {
+        match self {
+            TemplateSource::Fixture(name) => (Some(template(name)), None),
+            TemplateSource::Url(url) => (None, Some(url.to_owned())),
+        }
+    }
+}
+
 fn parameters(params: &[(&str, &str)]) -> Vec<Parameter> {
     params
         .iter()
@@ -42,10 +61,23 @@ impl Lab {
         template_name: &str,
         params: &[(&str, &str)],
     ) -> Result<String, LabError> {
+        self.create_stack_from(name, TemplateSource::Fixture(template_name), params)
+            .await
+    }
+
+    /// Creates a stack from a fixture or a published template; returns its id.
+    pub async fn create_stack_from(
+        &self,
+        name: &str,
+        source: TemplateSource<'_>,
+        params: &[(&str, &str)],
+    ) -> Result<String, LabError> {
+        let (body, url) = source.body_and_url();
         self.cloudformation()
             .create_stack()
             .stack_name(name)
-            .template_body(template(template_name))
+            .set_template_body(body)
+            .set_template_url(url)
             .set_parameters(Some(parameters(params)))
             .capabilities(Capability::CapabilityNamedIam)
             .send()
@@ -62,10 +94,23 @@ impl Lab {
         template_name: &str,
         params: &[(&str, &str)],
     ) -> Result<(), LabError> {
+        self.update_stack_from(stack_id, TemplateSource::Fixture(template_name), params)
+            .await
+    }
+
+    /// Updates a stack to a fixture or a published template.
+    pub async fn update_stack_from(
+        &self,
+        stack_id: &str,
+        source: TemplateSource<'_>,
+        params: &[(&str, &str)],
+    ) -> Result<(), LabError> {
+        let (body, url) = source.body_and_url();
         self.cloudformation()
             .update_stack()
             .stack_name(stack_id)
-            .template_body(template(template_name))
+            .set_template_body(body)
+            .set_template_url(url)
             .set_parameters(Some(parameters(params)))
             .capabilities(Capability::CapabilityNamedIam)
             .send()

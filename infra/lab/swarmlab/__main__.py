@@ -145,10 +145,10 @@ def main() -> None:
     se.add_argument("instance")
     sub.add_parser("fire-schedules", help="fire every EventBridge schedule now (reconcile runs)")
     sub.add_parser("down", help="stop everything the lab started")
-    pb = sub.add_parser("publish", help="zip a function binary as bootstrap and upload it to the lab's S3")
-    pb.add_argument("binary")
+    pb = sub.add_parser("publish", help="publish the packaged functions and the template to the lab's S3 "
+                        "(make publish against the lab); prints what was published as JSON")
     pb.add_argument("bucket")
-    pb.add_argument("key")
+    pb.add_argument("--prefix", default="lab")
     args = ap.parse_args()
 
     if args.cmd == "up":
@@ -190,10 +190,13 @@ def main() -> None:
     elif args.cmd == "down":
         down(args)
     elif args.cmd == "publish":
-        from .publish import publish
+        from .publish import PublishFailed, publish_release
 
-        size = publish(Path(args.binary), args.bucket, args.key)
-        print(f"s3://{args.bucket}/{args.key}: {size / 1e6:.1f} MB")
+        try:
+            published = publish_release(args.bucket, args.prefix)
+        except PublishFailed as exc:
+            sys.exit(str(exc))
+        print(json.dumps(published))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""`make demo`: launch swarmhook's own template in the lab and watch the swarm form.
+"""`make demo`: launch swarmhook's own template in the lab, as a user launches it, and
+watch the swarm form.
 
-The lifecycle function (the real binary, published to the lab's S3 as a zip) joins every
-instance by itself. The demo only watches: progress while the swarm forms, then a scale-out
+The packaged functions and the template are published to the lab's S3 by `make publish`'s
+own script, and the stack is created from the published template's URL with the
+questions' defaults (the machine image from the public Amazon Linux 2023 parameter, the
+code where publishing put it). The lifecycle function (the packaged `bootstrap`) joins
+every instance by itself. The demo only watches: progress while the swarm forms, then a scale-out
 of the workers by 2 and a scale-in by 2 (the leavers drained and removed), then a worker
 killed outside any hook (as from the EC2 console) whose node the scheduled reconcile
 removes while the group's replacement joins, the lab's tables, and target/lab/report.json.
@@ -17,15 +21,10 @@ import time
 
 from . import config, status
 from .cli_clients import client, lab_post
-from .publish import publish
+from .publish import PublishFailed, publish_release
 
-TEMPLATE = config.REPO_ROOT / "infra" / "aws" / "swarmhook.yaml"
-# (binary, key in the code bucket, the template parameter naming the key)
-FUNCTIONS = [
-    ("swarmhook-lifecycle", "lifecycle.zip", "LifecycleCodeKey"),
-    ("swarmhook-swarm-resource", "swarm.zip", "SwarmCodeKey"),
-]
 STACK = "demo"
+RELEASES = "swarmhook-demo-releases"
 
 
 def say(msg: str, started: float) -> None:
@@ -102,21 +101,25 @@ def main() -> int:
     workers = int(os.environ.get("WORKERS", "3"))
     started = time.monotonic()
     cfn, asg = client("cloudformation"), client("autoscaling")
-    for binary, key, _ in FUNCTIONS:
-        size = publish(config.functions_dir() / binary, "swarmhook-demo-code", key)
-        say(f"published {binary} to the lab's S3 ({size / 1e6:.1f} MB zip)", started)
+    say("publishing the packaged functions and the template to the lab's S3 (make publish)", started)
+    try:
+        published = publish_release(RELEASES, prefix="swarmhook")
+    except PublishFailed as exc:
+        say(f"FAILED: {exc}", started)
+        return 1
+    for line in published["output"].splitlines():
+        print(f"           {line}", flush=True)
+    # Only the size and the lab's addresses are answered; every other question keeps its
+    # default, as a console user who clicks through would.
     params = {
         "ManagerCount": str(managers),
         "WorkerCount": str(workers),
-        "ImageId": "ami-12c6146b",
         "VpcCidr": "10.200.0.0/16",
         "SubnetACidr": "10.200.1.0/24",
         "SubnetBCidr": "10.200.2.0/24",
-        "CodeBucket": "swarmhook-demo-code",
-        **{param: key for _, key, param in FUNCTIONS},
     }
     stack_id = cfn.create_stack(
-        StackName=STACK, TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"],
+        StackName=STACK, TemplateURL=published["template_url"], Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
     )["StackId"]
     say(f"stack {STACK}: {stack_status(cfn, stack_id)} — {managers} managers, {workers} workers launching; "
@@ -152,6 +155,7 @@ def main() -> int:
     ok = (formed and scaled and scaled_in and repaired is not None and len(report["cluster_ids"]) == 1
           and len(ready) == want and len(report["swarm"]["nodes"]) == want)
     report["demo"] = {
+        "published": {k: published[k] for k in ("version", "template_url", "launch_stack_url")},
         "asked": {"managers": managers, "workers": workers, "scale_out": 2, "scale_in": 2},
         "formed": formed,
         "scaled_out": scaled,

@@ -65,6 +65,9 @@ class FunctionSpec:
     memory: int
     env: tuple[tuple[str, str], ...]
     concurrency: int
+    # The function's LoggingConfig, as Lambda hands it to the runtime.
+    log_format: str = ""
+    log_group: str = ""
 
 
 class _Worker:
@@ -85,7 +88,7 @@ class _Worker:
                 "AWS_LAMBDA_FUNCTION_NAME": spec.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group or f"/aws/lambda/{spec.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": f"lab/{index}",
                 "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023",
                 "LAMBDA_TASK_ROOT": str(spec.binary.parent),
@@ -100,6 +103,8 @@ class _Worker:
                 "AWS_MAX_ATTEMPTS": "2",
             }
         )
+        if spec.log_format:
+            env["AWS_LAMBDA_LOG_FORMAT"] = spec.log_format
         env.update(dict(spec.env))
         self.log = open(fn.log_path, "ab", buffering=0)
         self.proc = subprocess.Popen(
@@ -310,6 +315,8 @@ class LambdaHost:
             # Number parameter arrives as one).
             env=tuple(sorted((k, v if isinstance(v, str) else json.dumps(v)) for k, v in (fn.environment_vars or {}).items())),
             concurrency=int(getattr(fn, "reserved_concurrency", None) or DEFAULT_CONCURRENCY),
+            log_format=str((getattr(fn, "logging_config", None) or {}).get("LogFormat", "")),
+            log_group=str((getattr(fn, "logging_config", None) or {}).get("LogGroup", "")),
         )
         with self._lock:
             current = self.functions.get(spec.name)

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from moto.awslambda.models import LambdaBackend, lambda_backends
+from moto.awslambda.models import LambdaBackend, LambdaFunction, lambda_backends
 from moto.sqs import models as sqs_models
 from moto.sqs.models import sqs_backends
 
@@ -163,3 +163,24 @@ def install(host: LambdaHost) -> None:
         return inv.result or b"null"
 
     LambdaBackend.invoke = invoke  # type: ignore[method-assign]
+    _keep_logging_config()
+
+
+def _keep_logging_config() -> None:
+    """moto drops a template's LoggingConfig; Lambda turns it into the runtime's
+    AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_GROUP_NAME, which the host sets from it."""
+    create = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    update = LambdaFunction.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def created(cls: Any, name: str, cfn: dict[str, Any], account_id: str, region: str, **kwargs: Any) -> Any:
+        fn = create(cls, name, cfn, account_id, region, **kwargs)
+        fn.logging_config = cfn["Properties"].get("LoggingConfig") or {}
+        return fn
+
+    def updated(cls: Any, original: Any, name: str, cfn: dict[str, Any], account_id: str, region: str) -> Any:
+        fn = update(cls, original, name, cfn, account_id, region)
+        fn.logging_config = cfn["Properties"].get("LoggingConfig") or {}
+        return fn
+
+    LambdaFunction.create_from_cloudformation_json = classmethod(created)  # type: ignore[method-assign,assignment]
+    LambdaFunction.update_from_cloudformation_json = classmethod(updated)  # type: ignore[method-assign,assignment]
