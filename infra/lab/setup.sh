@@ -35,35 +35,26 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v docker >/dev/null 2>&1 || { echo "setup: no docker CLI after installing docker.io" >&2; exit 1; }
 
+# venv_from_lock DIR LOCK WHAT CHECK...: (re)creates the venv DIR from the pinned LOCK
+# (--no-deps: the lock lists everything) unless it was made from that very lock, then
+# runs CHECK in it.
+venv_from_lock() {
+  local dir="$1" lock="$2" what="$3"
+  shift 3
+  if [ -f "$dir/.installed" ] && cmp -s "$lock" "$dir/.installed"; then return 0; fi
+  echo "setup: creating $what in $dir"
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install -q --disable-pip-version-check --no-deps -r "$lock"
+  "$dir/bin/$1" "${@:2}" >/dev/null
+  cp "$lock" "$dir/.installed"
+}
+
 # The nodes' own tools (the AWS CLI), apart from moto's venv: they are the instance's.
-tools="$root/target/lab/node-tools"
-if [ ! -f "$tools/.installed" ] || ! cmp -s "$here/node-tools.lock" "$tools/.installed"; then
-  echo "setup: creating the nodes' tool venv (pinned AWS CLI) in $tools"
-  rm -rf "$tools"
-  python3 -m venv "$tools"
-  "$tools/bin/pip" install -q --disable-pip-version-check --no-deps -r "$here/node-tools.lock"
-  "$tools/bin/aws" --version >/dev/null
-  cp "$here/node-tools.lock" "$tools/.installed"
-fi
-
-stamp="$venv/.installed"
-if [ ! -f "$stamp" ] || ! cmp -s "$here/requirements.lock" "$stamp"; then
-  echo "setup: creating the lab's Python venv (pinned moto) in $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$here/requirements.lock"
-  "$venv/bin/python" -c "import moto, boto3; assert moto.__version__ == '5.2.5', moto.__version__"
-  cp "$here/requirements.lock" "$stamp"
-fi
-
+venv_from_lock "$root/target/lab/node-tools" "$here/node-tools.lock" "the nodes' tool venv (pinned AWS CLI)" \
+  aws --version
+venv_from_lock "$venv" "$here/requirements.lock" "the lab's Python venv (pinned moto)" \
+  python -c "import moto, boto3; assert moto.__version__ == '5.2.5', moto.__version__"
 # The template's security scan (checkov), in a venv of its own: its pins differ from moto's.
-lint="$root/target/lint/venv"
-lock="$root/infra/lint/checkov.lock"
-if [ ! -f "$lint/.installed" ] || ! cmp -s "$lock" "$lint/.installed"; then
-  echo "setup: creating the template scanner's venv (pinned checkov) in $lint"
-  rm -rf "$lint"
-  python3 -m venv "$lint"
-  "$lint/bin/pip" install -q --disable-pip-version-check --no-deps -r "$lock"
-  "$lint/bin/checkov" --version >/dev/null
-  cp "$lock" "$lint/.installed"
-fi
+venv_from_lock "$root/target/lint/venv" "$root/infra/lint/checkov.lock" "the template scanner's venv (pinned checkov)" \
+  checkov --version

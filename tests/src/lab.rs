@@ -67,6 +67,41 @@ impl Lab {
         })
     }
 
+    /// A VPC made through EC2, as a user's own network is; its id.
+    pub async fn create_vpc(&self, cidr: &str) -> Result<String, LabError> {
+        self.ec2()
+            .create_vpc()
+            .cidr_block(cidr)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("CreateVpc", e))?
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .map(str::to_owned)
+            .ok_or_else(|| LabError::Unexpected("CreateVpc returned no VPC id".into()))
+    }
+
+    /// A subnet of `vpc`, in the given availability zone (or one moto picks); its id.
+    pub async fn create_subnet(
+        &self,
+        vpc: &str,
+        cidr: &str,
+        zone: Option<String>,
+    ) -> Result<String, LabError> {
+        self.ec2()
+            .create_subnet()
+            .vpc_id(vpc)
+            .cidr_block(cidr)
+            .set_availability_zone(zone)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("CreateSubnet", e))?
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .map(str::to_owned)
+            .ok_or_else(|| LabError::Unexpected("CreateSubnet returned no subnet id".into()))
+    }
+
     pub fn autoscaling(&self) -> aws_sdk_autoscaling::Client {
         aws_sdk_autoscaling::Client::new(&self.sdk)
     }

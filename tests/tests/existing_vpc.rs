@@ -16,29 +16,11 @@ const SUBNET_B: &str = "10.200.94.0/24";
 async fn a_swarm_forms_in_an_existing_vpc_which_outlives_the_stack() -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
     let ec2 = lab.ec2();
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.200.0.0/16")
-        .send()
-        .await?
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("no VPC"))?;
+    let vpc = lab.create_vpc("10.200.0.0/16").await?;
     let mut subnets = Vec::new();
     for (cidr, zone) in [(SUBNET_A, "a"), (SUBNET_B, "b")] {
-        let id = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(cidr)
-            .availability_zone(format!("{}{zone}", lab.info.region))
-            .send()
-            .await?
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow::anyhow!("no subnet"))?;
-        subnets.push(id);
+        let zone = format!("{}{zone}", lab.info.region);
+        subnets.push(lab.create_subnet(&vpc, cidr, Some(zone)).await?);
     }
 
     let spec = ProductSpec::new(SUBNET_A, SUBNET_B, 1, 1)

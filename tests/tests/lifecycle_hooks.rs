@@ -279,23 +279,8 @@ async fn hooks_come_from_the_api_the_group_template_and_their_own_resource() -> 
     // The API: CreateAutoScalingGroup with LifecycleHookSpecificationList holds the very
     // first instances.
     let ec2 = lab.ec2();
-    let vpc = ec2.create_vpc().cidr_block("10.200.0.0/16").send().await?;
-    let vpc_id = vpc
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .unwrap_or_default()
-        .to_owned();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc_id)
-        .cidr_block("10.200.16.0/24")
-        .send()
-        .await?;
-    let subnet_id = subnet
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .unwrap_or_default()
-        .to_owned();
+    let vpc_id = lab.create_vpc("10.200.0.0/16").await?;
+    let subnet_id = lab.create_subnet(&vpc_id, "10.200.16.0/24", None).await?;
     let template_name = swarmhook_lab_tests::unique_name("api-template");
     ec2.create_launch_template()
         .launch_template_name(&template_name)

@@ -78,26 +78,8 @@ async fn rotation_refuses_the_old_tokens_and_admits_the_new_and_delete_removes_t
     let manager_addr = format!("{}:2377", lab.private_ip(&manager).await?);
     // Its own VPC and subnet, so that it holds nothing of the stack's (the lab's nodes
     // share one network, so it still reaches the managers).
-    let ec2 = lab.ec2();
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.200.0.0/16")
-        .send()
-        .await?
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("no VPC"))?;
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(vpc)
-        .cidr_block("10.200.53.0/24")
-        .send()
-        .await?
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("no subnet"))?;
+    let vpc = lab.create_vpc("10.200.0.0/16").await?;
+    let subnet = lab.create_subnet(&vpc, "10.200.53.0/24", None).await?;
     let outsider = lab
         .ec2()
         .run_instances()
