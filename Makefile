@@ -41,19 +41,26 @@ bench: setup package
 package:
 	python3 infra/package/package.py
 
-## The packaged functions and the template to S3 under <PREFIX>/<version>/, the
-## template's code locations pointing at them; prints the console's Launch Stack URL.
-##   make publish BUCKET=name [PREFIX=swarmhook] [REGION=us-east-1]
+## The packaged functions and the template to S3 under <PREFIX>/<version>/, one bucket per
+## region (BUCKET in REGION, and each REGION=BUCKET of TARGETS), each region's template's
+## code locations pointing at its bucket; prints per region the console's Launch Stack URL
+## and the read policy (not applied) that lets the READERS' accounts (or anyone) launch.
+##   make publish BUCKET=name [REGION=us-east-1] [PREFIX=swarmhook]
+##                [TARGETS="eu-west-1=bucket-eu us-east-1=bucket-us"] [READERS="111122223333 …" | PUBLIC=1]
 publish: setup package
-	@test -n "$(BUCKET)" || { echo "usage: make publish BUCKET=name [PREFIX=swarmhook] [REGION=us-east-1]"; exit 2; }
-	$(PY) infra/package/publish.py --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(REGION),--region $(REGION))
+	@test -n "$(BUCKET)$(TARGETS)" || { echo 'usage: make publish BUCKET=name [REGION=us-east-1] [PREFIX=swarmhook] [TARGETS="eu-west-1=bucket-eu us-east-1=bucket-us"] [READERS="111122223333 ..." | PUBLIC=1]'; exit 2; }
+	$(PY) infra/package/publish.py $(if $(BUCKET),--bucket $(BUCKET)) $(if $(REGION),--region $(REGION)) \
+		$(if $(PREFIX),--prefix $(PREFIX)) $(foreach t,$(TARGETS),--target $(t)) \
+		$(foreach r,$(READERS),--reader $(r)) $(if $(PUBLIC),--public)
 
-## Rust format and lints, the lab's Python compiles, every template passes cfn-lint, and
-## checkov finds nothing in the product's template (each skipped check says why in it).
+## Rust format and lints, the lab's Python compiles and its unit tests pass (the policy
+## evaluator among them), every template passes cfn-lint, and checkov finds nothing in
+## the product's template (each skipped check says why in it).
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(PY) -m compileall -q infra/lab/swarmlab bench/swarmbench infra/package
+	cd infra/lab && $(PY) -m unittest discover -s tests
 	$(ROOT)/target/lab/venv/bin/cfn-lint $(TEMPLATES)
 	$(ROOT)/target/lint/venv/bin/checkov --quiet --compact --skip-download --framework cloudformation -f infra/aws/swarmhook.yaml
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the lab and the lint need on a fresh Debian machine, as root: Debian's
-# docker.io and iproute2 (and libc6-dev for the tests' static service image, if missing),
+# docker.io, iproute2, curl and strace (and libc6-dev for the tests' static service image, if missing),
 # a Python venv with the pinned moto, the nodes' pinned AWS CLI, and a venv with the
 # pinned checkov. Safe to run again: it only does what is missing.
 set -euo pipefail
@@ -17,6 +17,10 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+# The join script talks to the engine's API with curl (Amazon Linux has it).
+command -v curl >/dev/null 2>&1 || need+=(curl)
+# The lab can trace every process a command starts (which arguments it was given).
+command -v strace >/dev/null 2>&1 || need+=(strace)
 # The tests' service image is a static binary built with the machine's gcc and tarred.
 command -v tar >/dev/null 2>&1 || need+=(tar)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)

@@ -1,7 +1,13 @@
 """CloudFormation, extended: custom resources that go to the real function and hold the
 stack until they answer (custom_resources.py), stack operations that wait for them,
-Network Load Balancers (moto ignores the LoadBalancer's Type), and `Fn::FindInMap`
-keyed by a Number parameter (moto looks the number up, and a mapping's keys are text)."""
+Network Load Balancers (moto ignores the LoadBalancer's Type; `LoadBalancerFullName`),
+a stack's resources listed without the ones a false condition left out (moto listed them
+as None and DescribeStackResource failed on them),
+`Fn::FindInMap` keyed by a Number parameter (moto looks the number up, and a mapping's
+keys are text), and Auto Scaling groups deleted as CloudFormation deletes them: a stack
+delete first takes each group's minimum, maximum and desired capacity to 0 and waits
+until its instances are gone (their terminate hooks run), and only then deletes the
+resources that depend on nothing left (the custom resources, then the rest)."""
 
 from __future__ import annotations
 
@@ -11,10 +17,12 @@ from typing import Any
 
 from moto.cloudformation import parsing
 from moto.cloudformation.custom_model import CustomModel
+from moto.autoscaling.models import FakeAutoScalingGroup
 from moto.cloudformation.models import Stack, cloudformation_backends
 from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
 
 from .custom_resources import CustomRequest, CustomResources, backend_of
+from .lifecycle import REGISTRY
 
 log = logging.getLogger("swarmlab.cfn")
 
@@ -31,6 +39,8 @@ class StackOperation:
     # (resource, its properties before this operation) for every Update sent: what an
     # update rollback sends back.
     updated: list[tuple[CustomModel, dict[str, Any]]] = field(default_factory=list)
+    # A delete's Auto Scaling groups still holding instances (taken to 0, not yet empty).
+    draining: list[FakeAutoScalingGroup] = field(default_factory=list)
 
 
 class StackOperations:
@@ -152,7 +162,29 @@ class StackOperations:
     def delete_stack(self, stack: Stack) -> None:
         stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
         stack.status = "DELETE_IN_PROGRESS"
-        self._delete_customs(stack, "DELETE")
+        groups = [r for r in stack.resource_map._parsed_resources.values() if isinstance(r, FakeAutoScalingGroup)]
+        if not groups:
+            self._delete_customs(stack, "DELETE")
+            return
+        # As CloudFormation: each group goes to 0 (its instances leave through their
+        # terminate hooks); what the groups depend on is deleted once they are empty.
+        op = self.begin(stack, "DELETE")
+        for group in groups:
+            log.info("stack %s deleting: group %s to 0 (%d instances)", stack.name, group.name, len(group.instance_states))
+            group.min_size = 0
+            group.max_size = 0
+            REGISTRY.converge(group, 0)
+        op.draining = groups
+
+    def tick(self) -> None:
+        """A delete moves on once its groups are empty."""
+        for op in list(self.ops.values()):
+            if op.kind != "DELETE" or not op.draining:
+                continue
+            op.draining = [g for g in op.draining if g.instance_states]
+            if not op.draining:
+                log.info("stack %s deleting: its groups are empty", op.stack.name)
+                self._delete_customs(op.stack, "DELETE")
 
     def _delete_customs(self, stack: Stack, kind: str) -> None:
         op = self.begin(stack, kind)
@@ -224,6 +256,13 @@ def install(customs: CustomResources) -> StackOperations:
             loadbalancer_type=props.get("Type", "application"),
         )
 
+    moto_load_balancer_attribute = FakeLoadBalancer.get_cfn_attribute
+
+    def load_balancer_attribute(self: FakeLoadBalancer, attribute_name: str) -> Any:
+        if attribute_name == "LoadBalancerFullName":
+            return self.arn.split(":loadbalancer/", 1)[1]  # net/<name>/<id>
+        return moto_load_balancer_attribute(self, attribute_name)
+
     moto_clean_json = parsing.clean_json
 
     def clean_json(resource_json: Any, resources_map: Any) -> Any:
@@ -249,5 +288,7 @@ def install(customs: CustomResources) -> StackOperations:
     Stack.create_resources = stack_create_resources  # type: ignore[method-assign]
     Stack.update = stack_update  # type: ignore[method-assign]
     Stack.delete = stack_delete  # type: ignore[method-assign]
+    Stack.stack_resources = property(lambda self: [r for r in self.resource_map.values() if r is not None])  # type: ignore[method-assign,assignment]
     FakeLoadBalancer.create_from_cloudformation_json = classmethod(load_balancer_from_cfn)  # type: ignore[method-assign,assignment]
+    FakeLoadBalancer.get_cfn_attribute = load_balancer_attribute  # type: ignore[method-assign]
     return ops

@@ -1,14 +1,21 @@
 """SSM Run Command that really runs: AWS-RunShellScript executes on the instance's node
 (its network and UTS namespaces, its Docker socket as DOCKER_HOST), and
 GetCommandInvocation reports Pending/InProgress, then the real exit code and output,
-capped as AWS caps them."""
+capped as AWS caps them.
+
+While tracing is on (`POST /_lab/exec-traces {"on": true}`), every command runs under
+`strace -f -e trace=execve`, and each process it starts is kept with its arguments
+(`GET /_lab/exec-traces`): what any other process on the host could read in /proc."""
 
 from __future__ import annotations
 
+import ast
 import datetime
 import logging
 import os
+import re
 import subprocess
+import tempfile
 import threading
 import time
 from typing import Any
@@ -31,6 +38,48 @@ RUN_SHELL_SCRIPT = "AWS-RunShellScript"
 
 _send = SimpleSystemManagerBackend.send_command
 _targets = Command._get_instance_ids_from_targets
+
+
+class ExecTraces:
+    """The processes Run Command started while tracing was on, with their arguments."""
+
+    # strace -f: `PID execve("/usr/bin/curl", ["curl", "-s", …], 0x… /* 12 vars */) = 0`
+    LINE = re.compile(r'^\d+\s+execve\("(?:[^"\\]|\\.)*", (\[.*?\]), (?:0x[0-9a-f]+|\[)')
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.on = False
+        self.execs: list[dict[str, Any]] = []
+
+    def set(self, on: bool) -> None:
+        with self.lock:
+            self.on = on
+            self.execs.clear()
+
+    def enabled(self) -> bool:
+        with self.lock:
+            return self.on
+
+    def keep(self, instance_id: str, command_id: str, trace: str) -> None:
+        execs = []
+        for line in trace.splitlines():
+            m = self.LINE.match(line)
+            if not m:
+                continue
+            try:
+                argv = ast.literal_eval(m.group(1))  # a list of C-escaped strings
+            except (ValueError, SyntaxError):
+                argv = [m.group(1)]
+            execs.append({"instance_id": instance_id, "command_id": command_id, "argv": argv})
+        with self.lock:
+            self.execs.extend(execs)
+
+    def report(self) -> dict[str, Any]:
+        with self.lock:
+            return {"on": self.on, "execs": list(self.execs)}
+
+
+TRACES = ExecTraces()
 
 
 def _instance_ids_from_targets(self: Command) -> list[str]:
@@ -78,9 +127,15 @@ def _run(nodes: NodeManager, command: Any, invocation: dict[str, Any], region: s
     if node is None or node.pid is None or node.state != "online":
         err = f"instance {instance_id} is not online"
     else:
+        argv = ["nsenter", f"--target={node.pid}", "--net", "--uts", "--", "/bin/sh", "-c", _script(params)]
+        trace = None
+        if TRACES.enabled():
+            fd, trace = tempfile.mkstemp(prefix="exec-trace-", dir=str(config.paths().run))
+            os.close(fd)
+            argv = ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=execve", "-s", "65535", "-o", trace] + argv
         try:
             proc = subprocess.run(
-                ["nsenter", f"--target={node.pid}", "--net", "--uts", "--", "/bin/sh", "-c", _script(params)],
+                argv,
                 capture_output=True, env=env, cwd=workdir if os.path.isdir(workdir) else "/", timeout=timeout,
             )
             code = proc.returncode
@@ -91,6 +146,11 @@ def _run(nodes: NodeManager, command: Any, invocation: dict[str, Any], region: s
             status, code = "TimedOut", 124
             out = (exc.stdout or b"").decode(errors="replace")
             err = (exc.stderr or b"").decode(errors="replace")
+        finally:
+            if trace is not None:
+                with open(trace, errors="replace") as f:
+                    TRACES.keep(instance_id, command.command_id, f.read())
+                os.unlink(trace)
     elapsed = time.monotonic() - started
     with LAB_LOCK:
         invocation.update(

@@ -22,7 +22,9 @@ from . import (
     patch_autoscaling,
     patch_cloudformation,
     patch_ec2,
+    patch_iam,
     patch_lambda,
+    patch_names,
     patch_route53,
     patch_ssm,
 )
@@ -31,6 +33,7 @@ from .custom_resources import CustomResources
 from .lablock import LAB_LOCK
 from .lambda_host import LambdaHost
 from .lifecycle import REGISTRY
+from .node_authority import NodeAuthority
 from .nodes import NodeManager, sweep
 from .schedules import Schedules, install as install_schedules
 
@@ -44,9 +47,11 @@ class Lab:
         self.customs = CustomResources(self.host)
         patch_autoscaling.install()
         patch_ec2.install(self.nodes)
+        patch_iam.install()
         patch_ssm.install(self.nodes)
         patch_lambda.install(self.host)
         patch_route53.install()
+        patch_names.install()
         self.stack_ops = patch_cloudformation.install(self.customs)
         self.signals = creation_policy.install(self.stack_ops)
         self.event_sources = patch_lambda.EventSources(self.host)
@@ -60,6 +65,7 @@ class Lab:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.stopping = threading.Event()
         self.api_calls = ApiCalls()
+        self.authority = NodeAuthority()
 
     # --- HTTP --------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -70,6 +76,9 @@ class Lab:
             self.reset()
         else:
             self.api_calls.record(environ)
+            refusal = self.authority.check(environ)  # the nodes' parameter calls, before moto
+            if refusal is not None:
+                return refusal.respond(start_response)
         with LAB_LOCK:
             body = list(self.moto(environ, start_response))
         return body
@@ -109,6 +118,23 @@ class Lab:
         if path == "/_lab/api-calls" and method == "DELETE":
             self.api_calls.reset()
             return self._reply(start_response, 200, {"message": "counts cleared"})
+        if path == "/_lab/exec-traces" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                on = json.loads(environ["wsgi.input"].read(length) or b"{}")["on"]
+                if not isinstance(on, bool):
+                    raise TypeError("on is not true or false")
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._reply(start_response, 400, {"message": f'expected {{"on": true|false}}: {exc}'})
+            patch_ssm.TRACES.set(on)
+            return self._reply(start_response, 200, {"on": on})
+        if path == "/_lab/exec-traces" and method == "GET":
+            return self._reply(start_response, 200, patch_ssm.TRACES.report())
+        if path == "/_lab/authorizations" and method == "GET":
+            return self._reply(start_response, 200, self.authority.report())
+        if path == "/_lab/authorizations" and method == "DELETE":
+            self.authority.reset()
+            return self._reply(start_response, 200, {"message": "decisions cleared"})
         if path == "/_lab/status" and method == "GET":
             return self._reply(start_response, 200, self.report())
         return self._reply(start_response, 404, {"message": f"unknown lab endpoint {method} {path}"})
@@ -153,6 +179,7 @@ class Lab:
                     REGISTRY.tick()
                     self.customs.tick()
                     self.signals.tick()
+                    self.stack_ops.tick()
                     self.schedules.tick()
                 self.host.tick()
                 self.event_sources.tick()
