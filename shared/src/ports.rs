@@ -94,6 +94,10 @@ pub enum ActionOutcome {
 pub trait Fleet: Send + Sync {
     /// Every instance the cluster's two groups hold, in whatever state.
     fn members(&self) -> impl Future<Output = Result<Vec<GroupMember>, PortError>> + Send;
+    /// Whether the cloud is taking the whole swarm down: the manager group is being
+    /// deleted, or has no room left for any manager (minimum, desired and maximum 0, as
+    /// a stack delete leaves it). A manager group that no longer exists counts too.
+    fn swarm_deleting(&self) -> impl Future<Output = Result<bool, PortError>> + Send;
     /// None when the instance no longer exists.
     fn describe(
         &self,

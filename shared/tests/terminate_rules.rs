@@ -95,6 +95,7 @@ fn action(seconds_left: u64, elapsed_seconds: u64) -> TerminateAction {
         instance_id: "i-x".into(),
         seconds_left,
         elapsed_seconds,
+        swarm_deleting: false,
     }
 }
 
@@ -347,4 +348,37 @@ fn a_node_whose_engine_stopped_is_found_by_its_registered_id_and_removed_once_do
             ..
         }
     ));
+}
+
+#[test]
+fn nobody_waits_once_the_swarm_s_groups_are_being_deleted() {
+    let deleting = TerminateAction {
+        swarm_deleting: true,
+        ..action(300, 0)
+    };
+    let continues = |step: Step| {
+        matches!(
+            step,
+            Step::Complete {
+                result: LifecycleResult::Continue,
+                ..
+            }
+        )
+    };
+    // The last manager, otherwise held until another serves.
+    let last = leaving(Role::Manager, 1);
+    assert!(is_retry(
+        &next_terminate_step(&last, &action(300, 0)),
+        false
+    ));
+    assert!(continues(next_terminate_step(&last, &deleting)));
+    // A worker no manager answers for, otherwise kept waiting to be removed.
+    let mut worker = departed(leaving(Role::Worker, 3), Role::Worker);
+    worker.reported_by = None;
+    worker.managers.clear();
+    assert!(is_retry(
+        &next_terminate_step(&worker, &action(300, 0)),
+        false
+    ));
+    assert!(continues(next_terminate_step(&worker, &deleting)));
 }

@@ -159,14 +159,7 @@ impl Lab {
 
     /// The lab's own view: nodes, pending lifecycle actions, functions.
     pub async fn status(&self) -> Result<Value, LabError> {
-        self.http
-            .get(format!("{}/_lab/status", self.info.endpoint))
-            .send()
-            .await
-            .map_err(LabError::Status)?
-            .json()
-            .await
-            .map_err(LabError::Status)
+        self.get("status").await
     }
 
     /// The AWS calls the functions of one stack have made so far, by `service:action`
@@ -175,16 +168,7 @@ impl Lab {
         &self,
         stack: &str,
     ) -> Result<std::collections::BTreeMap<String, u64>, LabError> {
-        let report: Value = self
-            .http
-            .get(format!("{}/_lab/api-calls", self.info.endpoint))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(LabError::Status)?
-            .json()
-            .await
-            .map_err(LabError::Status)?;
+        let report = self.get("api-calls").await?;
         let mut calls = std::collections::BTreeMap::new();
         let prefix = format!("{stack}-");
         let functions = report["by_function"].as_object().ok_or_else(|| {
@@ -227,6 +211,56 @@ impl Lab {
             serde_json::json!({"group": group, "held": held}),
         )
         .await
+    }
+
+    /// Turns on or off the lab's tracing of every process Run Command starts (each run
+    /// under strace), clearing what it kept.
+    pub async fn trace_execs(&self, on: bool) -> Result<(), LabError> {
+        self.post("exec-traces", serde_json::json!({"on": on}))
+            .await
+    }
+
+    /// Every process Run Command started while tracing was on: its instance and its
+    /// arguments, as any process on the node could read them.
+    pub async fn traced_execs(&self) -> Result<Vec<(String, Vec<String>)>, LabError> {
+        let report = self.get("exec-traces").await?;
+        let execs = report["execs"].as_array().ok_or_else(|| {
+            LabError::Unexpected(format!("the lab's exec traces have no execs: {report}"))
+        })?;
+        Ok(execs
+            .iter()
+            .map(|e| {
+                let argv = e["argv"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| a.as_str().unwrap_or_default().to_owned())
+                    .collect();
+                (
+                    e["instance_id"].as_str().unwrap_or_default().to_owned(),
+                    argv,
+                )
+            })
+            .collect())
+    }
+
+    /// The lab's decisions on the nodes' calls under their instance roles, oldest first.
+    pub async fn authorizations(&self) -> Result<Vec<Value>, LabError> {
+        let report = self.get("authorizations").await?;
+        Ok(report["decisions"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// GETs one of the lab's own endpoints (`/_lab/<path>`).
+    async fn get(&self, path: &str) -> Result<Value, LabError> {
+        self.http
+            .get(format!("{}/_lab/{path}", self.info.endpoint))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(LabError::Status)?
+            .json()
+            .await
+            .map_err(LabError::Status)
     }
 
     /// POSTs to one of the lab's own endpoints (`/_lab/<path>`).

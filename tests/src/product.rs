@@ -270,6 +270,40 @@ impl Product {
             .map_err(|e| LabError::Unexpected(swarmhook::error_text::with_causes(&e)))
     }
 
+    /// The URL of one of the stack's queues, by its logical id (`LifecycleQueue`,
+    /// `LifecycleDeadLetters`): CloudFormation names them.
+    pub async fn queue_url(&self, lab: &Lab, logical_id: &str) -> Result<String, LabError> {
+        let out = lab
+            .cloudformation()
+            .describe_stack_resource()
+            .stack_name(&self.stack_id)
+            .logical_resource_id(logical_id)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("DescribeStackResource", e))?;
+        out.stack_resource_detail()
+            .and_then(|d| d.physical_resource_id())
+            .map(str::to_owned)
+            .ok_or_else(|| LabError::Unexpected(format!("{}: no {logical_id}", self.stack)))
+    }
+
+    /// The ARN of one of the stack's queues, by its logical id.
+    pub async fn queue_arn(&self, lab: &Lab, logical_id: &str) -> Result<String, LabError> {
+        let url = self.queue_url(lab, logical_id).await?;
+        let out = lab
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| LabError::aws("GetQueueAttributes", e))?;
+        out.attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .ok_or_else(|| LabError::Unexpected(format!("{url}: no QueueArn")))
+    }
+
     /// The function's log lines (both functions, every worker) for this stack.
     pub fn function_logs(&self, lab: &Lab) -> Result<String, LabError> {
         let dir = std::path::Path::new(&lab.info.run_dir).join("functions");
@@ -345,17 +379,46 @@ pub async fn cluster_ids(lab: &Lab, instances: &[String]) -> Result<BTreeSet<Str
 
 /// A second EventBridge rule with the stack's pattern into its lifecycle queue: EventBridge
 /// delivers each lifecycle event once per matching rule, so the function gets every event
-/// twice. Made before the stack (the template names the queue after the stack).
+/// twice.
 pub struct DuplicateEvents {
     rule: String,
 }
 
 impl DuplicateEvents {
-    pub async fn for_stack(lab: &Lab, stack: &str) -> Result<DuplicateEvents, LabError> {
+    /// Creates the stack with every event duplicated from the first launch on: its groups'
+    /// launches are held until the rule is in place (the queue's name is CloudFormation's
+    /// choice, known only once the stack exists). Does not wait for the stack.
+    pub async fn from_the_start(
+        lab: &Lab,
+        spec: &ProductSpec<'_>,
+    ) -> Result<(Product, DuplicateEvents), LabError> {
+        let groups = [
+            format!("{}-managers", spec.stack),
+            format!("{}-workers", spec.stack),
+        ];
+        for group in &groups {
+            lab.hold_launches(group, true).await?;
+        }
+        let created = async {
+            let product = Product::create(lab, spec).await?;
+            let duplicates = DuplicateEvents::for_product(lab, &product).await?;
+            Ok::<_, LabError>((product, duplicates))
+        }
+        .await;
+        // Released whatever happened: a held group would keep the stack from settling.
+        for group in &groups {
+            lab.hold_launches(group, false).await?;
+        }
+        created
+    }
+
+    /// Duplicates the events of a stack's groups from now on.
+    pub async fn for_product(lab: &Lab, product: &Product) -> Result<DuplicateEvents, LabError> {
+        let queue = product.queue_arn(lab, "LifecycleQueue").await?;
         let events = aws_sdk_eventbridge::Client::new(&lab.sdk);
         let pattern = serde_json::json!({
             "source": ["aws.autoscaling"],
-            "detail": {"AutoScalingGroupName": [format!("{stack}-managers"), format!("{stack}-workers")]}
+            "detail": {"AutoScalingGroupName": [&product.managers, &product.workers]}
         });
         let rule = unique_name("duplicate");
         events
@@ -367,10 +430,7 @@ impl DuplicateEvents {
             .map_err(|e| LabError::aws("PutRule", e))?;
         let target = aws_sdk_eventbridge::types::Target::builder()
             .id("again")
-            .arn(format!(
-                "arn:aws:sqs:{}:123456789012:{stack}-lifecycle",
-                lab.info.region
-            ))
+            .arn(queue)
             .build()
             .map_err(|e| LabError::Unexpected(e.to_string()))?;
         events

@@ -1,7 +1,8 @@
 //! The load balancer follows the swarm: a service's published port gets a listener and a
 //! target group attached to the worker group (every worker registered, new ones too), a
-//! TLS listener with its certificate when a label asks for one; the service gone, they
-//! go; and a stack delete with such listeners present completes.
+//! TLS listener with its certificate when a label asks for one, and every target group
+//! the deregistration delay the stack was given; the service gone, they go; and a stack
+//! delete with such listeners present completes.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -102,7 +103,8 @@ async fn forwarding(
 async fn published_ports_get_listeners_that_follow_the_workers_and_go_with_the_service(
 ) -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
-    let spec = ProductSpec::new("10.200.81.0/24", "10.200.82.0/24", 1, 2);
+    let spec = ProductSpec::new("10.200.81.0/24", "10.200.82.0/24", 1, 2)
+        .answer("DeregistrationDelaySeconds", "45");
     let swarm = Product::launch(&lab, &spec).await?;
     let lb = load_balancer(&lab, &swarm).await?;
     let manager = swarm.a_manager(&lab).await?;
@@ -169,6 +171,21 @@ async fn published_ports_get_listeners_that_follow_the_workers_and_go_with_the_s
         ("TLS", Some(certificate.as_str()))
     );
     assert_eq!(tcp.certificate, None);
+    // A leaving worker's connections get the stack's delay, not the balancer's 300 s.
+    for f in [&tcp, &udp, &tls] {
+        let attributes = lab
+            .elbv2()
+            .describe_target_group_attributes()
+            .target_group_arn(&f.target_group)
+            .send()
+            .await?;
+        let delay = attributes
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+            .and_then(|a| a.value());
+        assert_eq!(delay, Some("45"), "{}", f.target_group);
+    }
 
     // More workers: Auto Scaling registers them in the attached target group.
     swarm.set_workers(&lab, 3).await?;

@@ -9,10 +9,16 @@ use aws_sdk_autoscaling::types::LifecycleState;
 use swarmhook_lab_tests::product::{Product, ProductSpec};
 use swarmhook_lab_tests::{wait, Lab, LabError};
 
-/// The values of `managers.<stack>.swarm.internal`, if the record exists.
+/// The values of the managers' record (`managers.<id>.swarm.internal`, the stack's
+/// `ManagersDnsName`), if the record exists.
 async fn record(lab: &Lab, swarm: &Product) -> Result<Option<BTreeSet<String>>, LabError> {
     let route53 = aws_sdk_route53::Client::new(&lab.sdk);
-    let zone_name = format!("{}.swarm.internal.", swarm.stack);
+    let outputs = lab.stack_outputs(&swarm.stack_id).await?;
+    let zone_name = outputs
+        .get("ManagersDnsName")
+        .and_then(|n| n.strip_prefix("managers."))
+        .map(|zone| format!("{zone}."))
+        .ok_or_else(|| LabError::Unexpected(format!("no ManagersDnsName in {outputs:?}")))?;
     let zones = route53
         .list_hosted_zones_by_name()
         .send()

@@ -251,8 +251,8 @@ async fn terminate_events_delivered_twice_and_late_complete_each_action_once() -
 {
     let lab = Lab::connect().await?;
     let spec = ProductSpec::new("10.200.67.0/24", "10.200.68.0/24", 1, 3);
-    let duplicates = DuplicateEvents::for_stack(&lab, &spec.stack).await?;
     let swarm = Product::launch(&lab, &spec).await?;
+    let duplicates = DuplicateEvents::for_product(&lab, &swarm).await?;
     let before = swarm.ids(&lab, &swarm.workers).await?;
     let manager = swarm.a_manager(&lab).await?;
     swarm.set_workers(&lab, 1).await?;

@@ -165,9 +165,9 @@ async fn every_event_delivered_twice_still_makes_one_swarm_and_completes_each_ac
 ) -> anyhow::Result<()> {
     let lab = Lab::connect().await?;
     let spec = ProductSpec::new("10.200.45.0/24", "10.200.46.0/24", 1, 3);
-    let stack = spec.stack.clone();
-    let duplicates = DuplicateEvents::for_stack(&lab, &stack).await?;
-    let swarm = Product::launch(&lab, &spec).await?;
+    let (swarm, duplicates) = DuplicateEvents::from_the_start(&lab, &spec).await?;
+    let status = lab.settled_status(&swarm.stack_id).await?;
+    assert_eq!(status, "CREATE_COMPLETE");
     let instances = swarm.in_service(&lab, 4).await?;
     assert_eq!(cluster_ids(&lab, &instances).await?.len(), 1);
     let listing = lab
@@ -200,18 +200,14 @@ async fn every_event_delivered_twice_still_makes_one_swarm_and_completes_each_ac
     // A message that is no lifecycle event goes to the dead-letter queue at once; an Auto
     // Scaling test notification is taken and ignored. Neither changes anything.
     let sqs = lab.sqs();
-    let queue_url = |name: String| {
-        let sqs = sqs.clone();
-        async move {
-            sqs.get_queue_url()
-                .queue_name(name)
-                .send()
-                .await
-                .map(|o| o.queue_url().unwrap_or_default().to_owned())
-        }
+    let outputs = lab.stack_outputs(&swarm.stack_id).await?;
+    let output = |name: &str| {
+        outputs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no {name} in {outputs:?}"))
     };
-    let queue = queue_url(format!("{stack}-lifecycle")).await?;
-    let dead = queue_url(format!("{stack}-lifecycle-dead-letters")).await?;
+    let (queue, dead) = (output("LifecycleQueueUrl")?, output("DeadLetterQueueUrl")?);
     let junk = serde_json::json!({"not": "an event", "marker": unique_name("junk")}).to_string();
     let test_notification = serde_json::json!({
         "Service": "AWS Auto Scaling", "Event": "autoscaling:TEST_NOTIFICATION",

@@ -6,7 +6,7 @@
 //! unique per cluster), so observing finds them without a record of its own.
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, ProtocolEnum, Tag, TargetTypeEnum,
+    Action, ActionTypeEnum, Certificate, ProtocolEnum, Tag, TargetGroupAttribute, TargetTypeEnum,
 };
 use swarmhook::plan::{
     BalancerChange, BalancerView, ListenerProtocol, ManagedListener, ManagedTargetGroup,
@@ -26,22 +26,35 @@ const DEFAULT_TARGET_GROUP_QUOTA: usize = 50;
 /// DescribeTags takes at most 20 resources a call.
 const TAGS_PER_CALL: usize = 20;
 
+/// How long a deregistered target's connections may drain when the template does not
+/// say (the balancer's own default, 300 s, outlasts a spot instance's notice).
+pub const DEFAULT_DEREGISTRATION_DELAY_SECONDS: u32 = 30;
+/// The balancer's own bound for the delay.
+const MAX_DEREGISTRATION_DELAY_SECONDS: u32 = 3600;
+
 /// Where the balancer is, from a function's environment (the template sets it):
 /// `SWARMHOOK_LOAD_BALANCER` (its ARN; unset: the stack has none), `SWARMHOOK_VPC` and
-/// `SWARMHOOK_WORKER_GROUP` (whose instances are the targets).
+/// `SWARMHOOK_WORKER_GROUP` (whose instances are the targets), and
+/// `SWARMHOOK_DEREGISTRATION_DELAY_SECONDS` (each target group's deregistration delay;
+/// default 30).
 #[derive(Debug, Clone)]
 pub struct BalancerSettings {
     pub load_balancer_arn: String,
     pub vpc_id: String,
     pub worker_group: String,
+    pub deregistration_delay_seconds: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("setting {0} is missing: the template sets it beside SWARMHOOK_LOAD_BALANCER")]
-pub struct BalancerSettingMissing(pub &'static str);
+pub enum BalancerSettingError {
+    #[error("setting {0} is missing: the template sets it beside SWARMHOOK_LOAD_BALANCER")]
+    Missing(&'static str),
+    #[error("setting {name} is {value:?}: expected whole seconds from 0 to {MAX_DEREGISTRATION_DELAY_SECONDS}")]
+    Invalid { name: &'static str, value: String },
+}
 
 impl BalancerSettings {
-    pub fn from_env() -> Result<Option<BalancerSettings>, BalancerSettingMissing> {
+    pub fn from_env() -> Result<Option<BalancerSettings>, BalancerSettingError> {
         let var = |name| {
             std::env::var(name)
                 .ok()
@@ -50,11 +63,22 @@ impl BalancerSettings {
         let Some(load_balancer_arn) = var("SWARMHOOK_LOAD_BALANCER") else {
             return Ok(None);
         };
-        let required = |name| var(name).ok_or(BalancerSettingMissing(name));
+        let required = |name| var(name).ok_or(BalancerSettingError::Missing(name));
+        const DELAY: &str = "SWARMHOOK_DEREGISTRATION_DELAY_SECONDS";
+        let deregistration_delay_seconds = match var(DELAY) {
+            None => DEFAULT_DEREGISTRATION_DELAY_SECONDS,
+            Some(value) => value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|s| *s <= MAX_DEREGISTRATION_DELAY_SECONDS)
+                .ok_or(BalancerSettingError::Invalid { name: DELAY, value })?,
+        };
         Ok(Some(BalancerSettings {
             load_balancer_arn,
             vpc_id: required("SWARMHOOK_VPC")?,
             worker_group: required("SWARMHOOK_WORKER_GROUP")?,
+            deregistration_delay_seconds,
         }))
     }
 }
@@ -65,6 +89,7 @@ pub struct NetworkBalancer {
     load_balancer_arn: String,
     vpc_id: String,
     worker_group: String,
+    deregistration_delay_seconds: u32,
     cluster: String,
 }
 
@@ -81,6 +106,7 @@ impl NetworkBalancer {
             load_balancer_arn: settings.load_balancer_arn.clone(),
             vpc_id: settings.vpc_id.clone(),
             worker_group: settings.worker_group.clone(),
+            deregistration_delay_seconds: settings.deregistration_delay_seconds,
             cluster: cluster.into(),
         }
     }
@@ -310,7 +336,8 @@ impl Balancer for NetworkBalancer {
         match change {
             BalancerChange::CreateTargetGroup { port, protocol } => {
                 let name = self.target_group_name(*port, *protocol);
-                self.elb
+                let created = self
+                    .elb
                     .create_target_group()
                     .name(&name)
                     .protocol(ProtocolEnum::from(protocol.as_aws()))
@@ -323,6 +350,30 @@ impl Balancer for NetworkBalancer {
                     .send()
                     .await
                     .map_err(|e| port_error("CreateTargetGroup", &name, e))?;
+                // Creating it again (the same settings) answers the existing group, so a
+                // retry after a lost attribute change sets it then.
+                let arn = created
+                    .target_groups()
+                    .first()
+                    .and_then(|g| g.target_group_arn())
+                    .ok_or_else(|| PortError {
+                        operation: "CreateTargetGroup",
+                        target: name.clone(),
+                        retryable: false,
+                        source: "the answer names no target group".into(),
+                    })?;
+                self.elb
+                    .modify_target_group_attributes()
+                    .target_group_arn(arn)
+                    .attributes(
+                        TargetGroupAttribute::builder()
+                            .key("deregistration_delay.timeout_seconds")
+                            .value(self.deregistration_delay_seconds.to_string())
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| port_error("ModifyTargetGroupAttributes", arn, e))?;
             }
             BalancerChange::AttachTargetGroup { target_group_arn } => {
                 self.autoscaling

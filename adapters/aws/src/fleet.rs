@@ -111,6 +111,30 @@ impl Fleet for AutoScalingFleet {
         Ok(members)
     }
 
+    async fn swarm_deleting(&self) -> Result<bool, PortError> {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&self.manager_group)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeAutoScalingGroups", &self.manager_group, e))?;
+        let Some(group) = out
+            .auto_scaling_groups()
+            .iter()
+            .find(|g| g.auto_scaling_group_name() == Some(self.manager_group.as_str()))
+        else {
+            return Ok(true);
+        };
+        // `Status` is set only while DeleteAutoScalingGroup is in progress; CloudFormation
+        // deletes a group by taking its minimum, desired and maximum to 0 first.
+        let deleting = group.status().is_some_and(|s| !s.is_empty());
+        let no_room = group.min_size() == Some(0)
+            && group.desired_capacity() == Some(0)
+            && group.max_size() == Some(0);
+        Ok(deleting || no_room)
+    }
+
     async fn describe(&self, instance_id: &str) -> Result<Option<InstanceFacts>, PortError> {
         let asg = self
             .autoscaling

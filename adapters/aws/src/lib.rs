@@ -11,7 +11,7 @@ mod run_command;
 mod store;
 mod token_vault;
 
-pub use balancer::{BalancerSettingMissing, BalancerSettings, NetworkBalancer, CLUSTER_TAG};
+pub use balancer::{BalancerSettingError, BalancerSettings, NetworkBalancer, CLUSTER_TAG};
 pub use fleet::{AutoScalingFleet, StackSignals};
 pub use managers_record::{RecordSettingMissing, RecordSettings, Route53ManagersRecord};
 pub use run_command::SsmEngine;

@@ -2,16 +2,14 @@
 
 use swarmhook::execute::TokenParameters;
 use swarmhook::settings::ClusterSettings;
-use swarmhook_aws::{
-    BalancerSettingMissing, BalancerSettings, RecordSettingMissing, RecordSettings,
-};
+use swarmhook_aws::{BalancerSettingError, BalancerSettings, RecordSettingMissing, RecordSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("setting {0} is missing: the template sets it on the function")]
     Missing(&'static str),
     #[error(transparent)]
-    Balancer(#[from] BalancerSettingMissing),
+    Balancer(#[from] BalancerSettingError),
     #[error(transparent)]
     Record(#[from] RecordSettingMissing),
     #[error("setting {name} is {value:?}: {why}")]

@@ -1,9 +1,7 @@
 //! The swarm resource function's settings, from its environment, checked at cold start.
 
 use swarmhook::execute::TokenParameters;
-use swarmhook_aws::{
-    BalancerSettingMissing, BalancerSettings, RecordSettingMissing, RecordSettings,
-};
+use swarmhook_aws::{BalancerSettingError, BalancerSettings, RecordSettingMissing, RecordSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -12,7 +10,7 @@ pub enum ConfigError {
     #[error("setting SWARMHOOK_TOKEN_PREFIX is {0:?}: a parameter path starts with /")]
     TokenPrefix(String),
     #[error(transparent)]
-    Balancer(#[from] BalancerSettingMissing),
+    Balancer(#[from] BalancerSettingError),
     #[error(transparent)]
     Record(#[from] RecordSettingMissing),
 }

@@ -1,11 +1,16 @@
 //! The scripts. Each is idempotent and prints compact output, so one event's cost does
 //! not grow with the cluster (output caps: 24,000 characters of stdout on AWS, the last
 //! 4,096 bytes on Azure).
+//!
+//! A join token never appears in a command's text, its output or any process's
+//! arguments (which every process on the host can read in /proc): it travels in shell
+//! variables, pipes and a request file only root can read, from the engine to the
+//! parameter store and back to the engine's API as a request body on standard input.
 
 use crate::cluster::Role;
 
 /// Bumped whenever a script's behaviour or output changes.
-pub const SCRIPT_VERSION: u32 = 3;
+pub const SCRIPT_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScriptError {
@@ -99,6 +104,9 @@ pub fn init_swarm(advertise_address: &str) -> Result<String, ScriptError> {
 /// Reads the role's token from its parameter (the node's own identity) and joins, trying
 /// each manager in turn. A join that times out may still complete in the background: the
 /// caller observes membership rather than trusting the exit code.
+///
+/// The join goes to the engine's API (`POST /swarm/join`, what `docker swarm join` sends)
+/// with the token in the body on standard input: the CLI would need it as an argument.
 pub fn join_swarm(
     role: Role,
     token_parameter: &str,
@@ -119,21 +127,28 @@ pub fn join_swarm(
         + &format!(
             "token=$(aws ssm get-parameter --name '{param}' --with-decryption --query Parameter.Value --output text) || exit 3\n"
         )
-        + "err=$(mktemp)\n"
+        // A token is letters, digits and dashes: safe inside the JSON below.
+        + "case \"$token\" in SWMTKN-*) ;; *) echo 'the parameter holds no join token' >&2; exit 3 ;; esac\n"
+        + "case \"$token\" in *[!A-Za-z0-9-]*) echo 'the parameter holds no join token' >&2; exit 3 ;; esac\n"
+        + "sock=${DOCKER_HOST:-unix:///var/run/docker.sock}; sock=${sock#unix://}\n"
+        + "out=$(mktemp)\n"
         + &format!("for m in {addrs}; do\n")
         + "  case \"$m\" in *:*) target=\"$m\" ;; *) target=\"$m:2377\" ;; esac\n"
         + "  started=$(date +%s%N)\n"
-        + "  if docker swarm join --token \"$token\" \"$target\" >/dev/null 2>\"$err\"; then\n"
-        + "    echo \"joined $target in $(( ($(date +%s%N) - started) / 1000000 )) ms\"; rm -f \"$err\"; exit 0\n"
+        + "  code=$(printf '{\"ListenAddr\":\"0.0.0.0:2377\",\"RemoteAddrs\":[\"%s\"],\"JoinToken\":\"%s\"}' \"$target\" \"$token\" \\\n"
+        + "    | curl -s -o \"$out\" -w '%{http_code}' --unix-socket \"$sock\" -H 'Content-Type: application/json' --data-binary @- http://localhost/swarm/join)\n"
+        + "  if [ \"$code\" = 200 ]; then\n"
+        + "    echo \"joined $target in $(( ($(date +%s%N) - started) / 1000000 )) ms\"; rm -f \"$out\"; exit 0\n"
         + "  fi\n"
-        + "  sed 's/SWMTKN-[A-Za-z0-9-]*/<token>/g' \"$err\" >&2\n"
+        + "  { echo \"joining $target: HTTP $code\"; cat \"$out\"; echo; } | sed 's/SWMTKN-[A-Za-z0-9-]*/<token>/g' >&2\n"
         + "done\n"
-        + "rm -f \"$err\"\n"
+        + "rm -f \"$out\"\n"
         + "exit 4\n")
 }
 
 /// On a manager: writes both join tokens to their SecureString parameters. The tokens go
-/// from the engine to the parameter store on the node itself.
+/// from the engine to the parameter store on the node itself, in the request's JSON in a
+/// file only root can read (never an argument).
 pub fn publish_tokens(
     worker_parameter: &str,
     manager_parameter: &str,
@@ -142,10 +157,17 @@ pub fn publish_tokens(
     let m = safe("parameter name", manager_parameter, &['/', '_'])?;
     let put = |role: &str, name: &str| {
         format!(
-            "docker swarm join-token -q {role} | aws ssm put-parameter --name '{name}' --type SecureString --overwrite --value \"$(cat)\" >/dev/null || exit 5\n"
+            "token=$(docker swarm join-token -q {role}) || exit 5\n\
+             printf '{{\"Name\":\"%s\",\"Type\":\"SecureString\",\"Overwrite\":true,\"Value\":\"%s\"}}' '{name}' \"$token\" > \"$request\" || exit 5\n\
+             aws ssm put-parameter --cli-input-json \"file://$request\" >/dev/null || exit 5\n"
         )
     };
-    Ok(header("publish-tokens") + &put("worker", w) + &put("manager", m) + "echo published\n")
+    // The request is a file only root can read (mktemp makes it 0600), gone on exit.
+    Ok(header("publish-tokens")
+        + "request=$(mktemp) || exit 5\ntrap 'rm -f \"$request\"' EXIT\n"
+        + &put("worker", w)
+        + &put("manager", m)
+        + "echo published\n")
 }
 
 /// On a manager: replaces both join tokens (the old ones stop working at once), then

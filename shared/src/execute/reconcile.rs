@@ -92,6 +92,7 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
             instance_id: id.to_owned(),
             seconds_left: u64::MAX,
             elapsed_seconds: u64::MAX,
+            swarm_deleting: false,
         };
         let handled = delivery(id)
             .drive(&facts, |view| next_terminate_step(view, &terminate), &now)

@@ -18,10 +18,16 @@ pub async fn handle_terminate<S: ClusterStore, E: NodeEngine, F: Fleet>(
     elapsed_seconds: u64,
     now: impl Fn() -> u64,
 ) -> Result<Handled, ExecuteError> {
+    // One question to the cloud per delivery: is the whole swarm going (a stack delete)?
+    let swarm_deleting = ports.fleet.swarm_deleting().await?;
+    if swarm_deleting {
+        tracing::info!("the swarm's groups are being deleted");
+    }
     let terminate = TerminateAction {
         instance_id: action.instance_id.clone(),
         seconds_left,
         elapsed_seconds,
+        swarm_deleting,
     };
     deliver_action(
         ports,

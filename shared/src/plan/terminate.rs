@@ -6,7 +6,8 @@
 //! membership change at a time and only while the managers left keep a majority; a
 //! manager whose removal would break quorum is held (with heartbeats) until that is
 //! safe, e.g. until its replacement has joined. The store is brought up to date before
-//! the action is completed.
+//! the action is completed. When the cloud says the swarm's groups themselves are going
+//! (a stack delete), every instance leaves at once: there is no swarm left to protect.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,10 @@ pub struct TerminateAction {
     pub seconds_left: u64,
     /// Seconds since the termination began (the event's time).
     pub elapsed_seconds: u64,
+    /// The cloud says the whole swarm is going (the manager group is being deleted, or
+    /// left no room for any manager): no manager will come to keep a quorum for, and
+    /// none may be left to drain or remove through, so nobody waits.
+    pub swarm_deleting: bool,
 }
 
 fn retry(view: &ClusterView, action: &TerminateAction, reason: impl Into<String>) -> Step {
@@ -56,6 +61,11 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
     let subject = &view.subject;
     let id = subject.instance_id.clone();
     let store = &view.store;
+    if action.swarm_deleting {
+        return proceed(format!(
+            "the swarm's groups are being deleted: {id} leaves without waiting for the swarm"
+        ));
+    }
     let Some(role) = subject.role else {
         return proceed(format!(
             "{id} is in neither group of this cluster: nothing to remove"

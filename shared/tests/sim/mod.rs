@@ -216,6 +216,7 @@ impl World {
             instance_id: instance_id.to_owned(),
             seconds_left: 3_600,
             elapsed_seconds: self.now - began,
+            swarm_deleting: false,
         };
         let step = next_terminate_step(&view, &action);
         self.execute(instance_id, step)
@@ -279,6 +280,7 @@ impl World {
                 instance_id: id.clone(),
                 seconds_left: u64::MAX,
                 elapsed_seconds: u64::MAX,
+                swarm_deleting: false,
             };
             match next_terminate_step(&view, &action) {
                 Step::RetryLater { .. } => continue,
