@@ -10,7 +10,7 @@ TEST_RUNNER := $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo 
 
 TEMPLATES := $(wildcard tests/fixtures/templates/*.yaml infra/lab/templates/*.yaml infra/aws/*.yaml)
 
-.PHONY: demo test setup build lint fmt bench package publish lab-up lab-status lab-scale lab-terminate lab-kill lab-stop-engine lab-reconcile lab-down
+.PHONY: demo test check setup build lint fmt bench package publish lab-up lab-status lab-scale lab-terminate lab-kill lab-stop-engine lab-reconcile lab-down
 
 ## The main command: package and publish to the lab's S3, launch the published template as
 ## a user would, form a swarm, show it, tear down.
@@ -21,6 +21,13 @@ demo: setup build package
 ## product's stacks launch the packaged functions from the published template.
 test: setup build lint package
 	infra/lab/with-lab.sh $(TEST_RUNNER)
+
+## The fast tier, without root or the lab: format, clippy, and every unit and property
+## test (the brain's rules, the planners against the simulated swarm, parsers, adapters).
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(subst --workspace,--workspace --exclude swarmhook-lab-tests,$(TEST_RUNNER))
 
 ## Installs Debian docker.io + iproute2 and the lab's pinned Python venv (idempotent).
 setup:

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use crate::cluster::{GroupMember, Role, StoreRecord};
+use crate::cluster::{GroupMember, MemberState, Role, StoreRecord};
 use crate::plan::{BalancerChange, BalancerView, LifecycleResult};
 
 /// A failure talking to the cloud, with what was being done and to what.
@@ -70,6 +70,8 @@ pub trait NodeEngine: Send + Sync {
 pub struct InstanceFacts {
     /// From its group: None when it is in neither of the cluster's groups.
     pub role: Option<Role>,
+    /// Where it stands in that group (None when it is in neither).
+    pub lifecycle: Option<MemberState>,
     pub address: Option<String>,
 }
 

@@ -2,7 +2,7 @@
 
 use swarmhook::cluster::{
     Availability, ClusterView, EngineState, InitClaim, JoinLease, ManagerRecord, ManagerStatus,
-    NodeRecord, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
+    MemberState, NodeRecord, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
 };
 use swarmhook::plan::{next_launch_step, LaunchAction, LifecycleResult, Step};
 use swarmhook::settings::ClusterSettings;
@@ -17,6 +17,7 @@ fn view(role: Option<Role>, engine: EngineState) -> ClusterView {
         subject: Subject {
             instance_id: "i-new".into(),
             role,
+            lifecycle: role.map(|_| MemberState::Pending),
             address: Some("10.0.1.9".into()),
             engine,
             membership: None,

@@ -3,7 +3,7 @@
 
 use swarmhook::cluster::{
     Availability, ClusterView, Departure, EngineState, JoinLease, ManagerRecord, ManagerStatus,
-    NodeRecord, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
+    MemberState, NodeRecord, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
 };
 use swarmhook::plan::{
     next_terminate_step, quorum_allows_removal, LifecycleResult, Step, TerminateAction,
@@ -67,6 +67,7 @@ fn leaving(role: Role, managers: usize) -> ClusterView {
         subject: Subject {
             instance_id: "i-x".into(),
             role: Some(role),
+            lifecycle: Some(MemberState::Terminating),
             address: Some("10.0.1.99".into()),
             engine: EngineState::Active {
                 node_id: me.node_id.clone(),
@@ -381,4 +382,45 @@ fn nobody_waits_once_the_swarm_s_groups_are_being_deleted() {
         false
     ));
     assert!(continues(next_terminate_step(&worker, &deleting)));
+}
+
+#[test]
+fn a_terminate_event_for_an_instance_its_group_does_not_confirm_leaving_changes_nothing() {
+    for role in [Role::Manager, Role::Worker] {
+        for state in [
+            MemberState::InService,
+            MemberState::Pending,
+            MemberState::Other,
+        ] {
+            let mut v = leaving(role, 3);
+            v.subject.lifecycle = Some(state);
+            assert!(
+                matches!(
+                    next_terminate_step(&v, &action(300, 0)),
+                    Step::Disregard { .. }
+                ),
+                "{role:?} {state:?}"
+            );
+            // Even halfway through a removal that an earlier (real) event began.
+            let v = departed(v, role);
+            assert!(
+                matches!(
+                    next_terminate_step(&v, &action(300, 0)),
+                    Step::Disregard { .. }
+                ),
+                "{role:?} {state:?} departed"
+            );
+        }
+    }
+    // Terminating, or in no group at all (gone from it): the planner goes on.
+    let mut v = leaving(Role::Worker, 3);
+    assert!(matches!(
+        next_terminate_step(&v, &action(300, 0)),
+        Step::RecordDeparture { .. }
+    ));
+    v.subject.lifecycle = None;
+    assert!(matches!(
+        next_terminate_step(&v, &action(300, 0)),
+        Step::RecordDeparture { .. }
+    ));
 }

@@ -88,17 +88,9 @@ impl Fleet for AutoScalingFleet {
                     else {
                         continue;
                     };
-                    let state = match state {
-                        // Gone: the group no longer holds it.
-                        LifecycleState::Terminated => continue,
-                        LifecycleState::InService => MemberState::InService,
-                        LifecycleState::Pending
-                        | LifecycleState::PendingWait
-                        | LifecycleState::PendingProceed => MemberState::Pending,
-                        LifecycleState::Terminating
-                        | LifecycleState::TerminatingWait
-                        | LifecycleState::TerminatingProceed => MemberState::Terminating,
-                        _ => MemberState::Other,
+                    // Terminated: gone, the group no longer holds it.
+                    let Some(state) = member_state(state) else {
+                        continue;
                     };
                     members.push(GroupMember {
                         instance_id: id.to_owned(),
@@ -143,11 +135,15 @@ impl Fleet for AutoScalingFleet {
             .send()
             .await
             .map_err(|e| port_error("DescribeAutoScalingInstances", instance_id, e))?;
-        let group = asg
-            .auto_scaling_instances()
-            .first()
+        let listed = asg.auto_scaling_instances().first();
+        let group = listed
             .and_then(|i| i.auto_scaling_group_name())
             .map(str::to_owned);
+        let role = group.as_deref().and_then(|g| self.role_of(g));
+        let lifecycle = listed
+            .and_then(|i| i.lifecycle_state())
+            .and_then(|s| member_state(&LifecycleState::from(s)))
+            .filter(|_| role.is_some());
         let ec2 = self
             .ec2
             .describe_instances()
@@ -175,7 +171,8 @@ impl Fleet for AutoScalingFleet {
             return Ok(None);
         }
         Ok(Some(InstanceFacts {
-            role: group.as_deref().and_then(|g| self.role_of(g)),
+            role,
+            lifecycle,
             address: instance.private_ip_address().map(str::to_owned),
         }))
     }
@@ -241,6 +238,21 @@ impl Fleet for AutoScalingFleet {
             Err(e) => Err(port_error("SignalResource", instance_id, e)),
         }
     }
+}
+
+/// Where an instance stands in its group; None once it is terminated (gone).
+fn member_state(state: &LifecycleState) -> Option<MemberState> {
+    Some(match state {
+        LifecycleState::Terminated => return None,
+        LifecycleState::InService => MemberState::InService,
+        LifecycleState::Pending | LifecycleState::PendingWait | LifecycleState::PendingProceed => {
+            MemberState::Pending
+        }
+        LifecycleState::Terminating
+        | LifecycleState::TerminatingWait
+        | LifecycleState::TerminatingProceed => MemberState::Terminating,
+        _ => MemberState::Other,
+    })
 }
 
 /// Done, or NotPending when Auto Scaling answers ValidationError (no such action waits:

@@ -218,6 +218,10 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
                 tracing::info!(instance_id = %action.instance_id, %reason, "retrying later");
                 false
             }
+            Ok(Handled::Disregarded { reason }) => {
+                tracing::warn!(instance_id = %action.instance_id, %reason, "the event is disregarded");
+                true
+            }
             Err(e) => {
                 tracing::error!(instance_id = %action.instance_id, error = %with_causes(&e), retryable = e.is_retryable(), launching, "handling the lifecycle action failed");
                 false

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Role, StoreRecord, SwarmMember};
+use super::{MemberState, Role, StoreRecord, SwarmMember};
 use crate::settings::ClusterSettings;
 
 /// What a node's engine says of itself (`docker info --format '{{json .Swarm}}'`).
@@ -30,6 +30,9 @@ pub struct Subject {
     pub instance_id: String,
     /// From the group the instance is in: None if it is in neither of the cluster's groups.
     pub role: Option<Role>,
+    /// Where its group says it stands (None when it is in neither group): a terminating
+    /// instance is one the cloud confirms is leaving.
+    pub lifecycle: Option<MemberState>,
     pub address: Option<String>,
     pub engine: EngineState,
     /// The subject as a manager of the swarm reports it, if it is a member.

@@ -70,6 +70,7 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
                         ActionOutcome::NotPending => Handled::Gone,
                     });
                 }
+                Step::Disregard { reason } => return Ok(Handled::Disregarded { reason }),
                 Step::RetryLater { reason, heartbeat } => {
                     if let (true, Some(action)) = (heartbeat, self.action) {
                         if fleet.heartbeat(action).await? == ActionOutcome::NotPending {

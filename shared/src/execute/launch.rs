@@ -48,6 +48,8 @@ pub enum Handled {
     RetryLater { reason: String },
     /// The action was no longer pending, or the instance is gone: nothing to do.
     Gone,
+    /// The event claims what the cloud does not confirm: nothing was done.
+    Disregarded { reason: String },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -72,6 +72,7 @@ pub(super) async fn observe<S: ClusterStore, E: NodeEngine>(
         subject: Subject {
             instance_id: instance_id.to_owned(),
             role: facts.role,
+            lifecycle: facts.lifecycle,
             address: facts.address.clone(),
             engine: engine_state,
             membership,

@@ -166,7 +166,7 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
             save(store, &record, expected).await?;
         }
         // Terminal steps are the handlers' own.
-        Step::Complete { .. } | Step::RetryLater { .. } => {}
+        Step::Complete { .. } | Step::RetryLater { .. } | Step::Disregard { .. } => {}
     }
     Ok(())
 }
@@ -218,5 +218,6 @@ pub(super) fn step_name(step: &Step) -> &'static str {
         Step::Forget { .. } => "forget",
         Step::Complete { .. } => "complete",
         Step::RetryLater { .. } => "retry-later",
+        Step::Disregard { .. } => "disregard",
     }
 }

@@ -83,8 +83,10 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
             }
         }
         tracing::info!(instance_id = id, role = %ghost.role, "a ghost: its instance is in neither group");
+        // No group holds a ghost: the cloud says it is gone, which confirms it is leaving.
         let facts = InstanceFacts {
             role: Some(ghost.role),
+            lifecycle: None,
             address: None,
         };
         // No hook waits: no timeout to keep alive, and nothing left to drain.
@@ -100,7 +102,9 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
             .await;
         match handled {
             Ok(Handled::Completed { .. } | Handled::Gone) => report.removed.push(id.to_owned()),
-            Ok(Handled::RetryLater { reason }) => report.waiting.push((id.to_owned(), reason)),
+            Ok(Handled::RetryLater { reason } | Handled::Disregarded { reason }) => {
+                report.waiting.push((id.to_owned(), reason))
+            }
             Err(e) => report.waiting.push((id.to_owned(), with_causes(&e))),
         }
     }
@@ -137,7 +141,9 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
                 tracing::warn!(instance_id = id, %reason, "cannot join this instance");
                 report.cannot_join.push((id.to_owned(), reason));
             }
-            Ok(Handled::RetryLater { reason }) => report.waiting.push((id.to_owned(), reason)),
+            Ok(Handled::RetryLater { reason } | Handled::Disregarded { reason }) => {
+                report.waiting.push((id.to_owned(), reason))
+            }
             Ok(Handled::Gone) => {}
             Err(e) => report.waiting.push((id.to_owned(), with_causes(&e))),
         }

@@ -96,4 +96,7 @@ pub enum Step {
     /// Terminal: not yet; the event comes back later. Heartbeat first when the action's
     /// timeout would run out before then.
     RetryLater { reason: String, heartbeat: bool },
+    /// Terminal: the event says what the cloud does not confirm (stale, replayed or
+    /// forged): nothing is done, not even a completion, and the event is dropped.
+    Disregard { reason: String },
 }

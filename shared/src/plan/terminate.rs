@@ -8,11 +8,15 @@
 //! safe, e.g. until its replacement has joined. The store is brought up to date before
 //! the action is completed. When the cloud says the swarm's groups themselves are going
 //! (a stack delete), every instance leaves at once: there is no swarm left to protect.
+//! Nothing is drained, demoted, left or removed unless the cloud confirms the instance
+//! is leaving (its group reports it terminating, or no group holds it any more).
 
 use serde::{Deserialize, Serialize};
 
 use super::{LifecycleResult, Step};
-use crate::cluster::{Availability, ClusterView, EngineState, NodeStatus, Role, SwarmMember};
+use crate::cluster::{
+    Availability, ClusterView, EngineState, MemberState, NodeStatus, Role, SwarmMember,
+};
 
 /// The terminate lifecycle action an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +69,16 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
         return proceed(format!(
             "the swarm's groups are being deleted: {id} leaves without waiting for the swarm"
         ));
+    }
+    // Only what the cloud confirms is leaving is touched: an instance its group still
+    // holds in service (or launching, or on standby) is not terminating, whatever an
+    // event says. A replayed, stale or forged event stops here and changes nothing.
+    if let Some(state) = subject.lifecycle.filter(|s| *s != MemberState::Terminating) {
+        return Step::Disregard {
+            reason: format!(
+                "{id} is {state:?} in its group, not terminating: the terminate event is stale or forged, and nothing is done"
+            ),
+        };
     }
     let Some(role) = subject.role else {
         return proceed(format!(

@@ -168,6 +168,11 @@ impl World {
         } else {
             (None, Vec::new())
         };
+        let lifecycle = self
+            .group_members()
+            .into_iter()
+            .find(|m| m.instance_id == instance_id)
+            .map(|m| m.state);
         ClusterView {
             now: self.now,
             settings: self.settings.clone(),
@@ -175,6 +180,7 @@ impl World {
             subject: Subject {
                 instance_id: instance_id.to_owned(),
                 role: node.role,
+                lifecycle,
                 address: Some(node.address.clone()),
                 engine: node.engine.clone(),
                 running_tasks: membership.as_ref().map(|_| 0),
@@ -650,6 +656,11 @@ impl World {
                 return Advance::Done;
             }
             Step::RetryLater { .. } => return Advance::Retry,
+            Step::Disregard { reason } => {
+                self.violations
+                    .push(format!("{subject}'s real event disregarded: {reason}"));
+                return Advance::Done;
+            }
         }
         Advance::Continue
     }
