@@ -38,7 +38,8 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 ## Benchmarks, not tests: cold starts of the release functions (beside Python/boto3), then
-## joins in a fresh lab at 3 and 30 workers. Prints tables; writes target/bench/bootstrap.json.
+## joins in a fresh lab at 3, 30 and 100 workers (BENCH_WORKERS="3 30 100"). Prints tables;
+## writes target/bench/bootstrap.json.
 bench: setup package
 	infra/lab/with-lab.sh bash -c 'cd infra/lab && PYTHONPATH=.:$(ROOT)/bench $(PY) -m swarmbench'
 

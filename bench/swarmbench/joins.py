@@ -1,6 +1,9 @@
-"""What a join costs: for workers joining a swarm of 3 and of 30 workers, the AWS API
-calls per join (counted by the lab, by caller), and per join the overhead ratio
-(lifecycle event delivered → CONTINUE) / (the node's own `docker swarm join`)."""
+"""What a join costs: for workers joining a swarm of 3, 30 and 100 workers (a round of
+three joins at each size), the AWS API calls and the remote commands per join (counted
+by the lab, by caller), and the time from the lifecycle event to CONTINUE beside the two
+things a join cannot do without, measured in the same round: the node's own `docker swarm
+join`, and one Run Command round trip (send a no-op, poll until done). The overhead
+ratio is (event → CONTINUE) / (raw join + one round trip)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from swarmlab.publish import publish_release
 
 STACK = "bench"
 JOINS_PER_ROUND = 3
+ROUND_TRIPS = 10
 
 
 def say(msg: str) -> None:
@@ -52,19 +56,42 @@ def wait_in_service(asg: Any, groups: list[str], want: int, timeout: float = 900
     raise SystemExit(f"only {last}/{want} instances came into service within {timeout:.0f}s")
 
 
-def launch() -> list[str]:
+def launch(workers: int) -> list[str]:
     """The packaged release, published to the lab's S3, launched as a user launches it."""
     cfn, asg = client("cloudformation"), client("autoscaling")
     params = {
-        "ManagerCount": "1", "WorkerCount": str(JOINS_PER_ROUND),
+        "ManagerCount": "1", "WorkerCount": str(workers),
         "VpcCidr": "10.200.0.0/16", "SubnetACidr": "10.200.1.0/24", "SubnetBCidr": "10.200.2.0/24",
     }
     published = publish_release("swarmhook-bench-releases")
     cfn.create_stack(StackName=STACK, TemplateURL=published["template_url"], Capabilities=["CAPABILITY_IAM"],
                      Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
     groups = [f"{STACK}-managers", f"{STACK}-workers"]
-    wait_in_service(asg, groups, 1 + JOINS_PER_ROUND)
+    wait_in_service(asg, groups, 1 + workers)
     return groups
+
+
+def run_command_round_trip(instance_id: str) -> float:
+    """Seconds for one no-op through Run Command: SendCommand, then polls every 5 ms
+    until the invocation is done (the least any remote command costs)."""
+    ssm = client("ssm")
+    started = time.monotonic()
+    sent = ssm.send_command(InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
+                            Parameters={"commands": ["true"]}, Comment="swarmbench round trip")
+    command_id = sent["Command"]["CommandId"]
+    while time.monotonic() - started < 30:
+        try:
+            inv = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+        except ssm.exceptions.InvocationDoesNotExist:
+            inv = {"Status": "Pending"}
+        if inv["Status"] not in ("Pending", "InProgress", "Delayed"):
+            return time.monotonic() - started
+        time.sleep(0.005)
+    raise SystemExit(f"a no-op on {instance_id} was not done within 30 s")
+
+
+def round_trips(instance_id: str) -> float:
+    return statistics.median(run_command_round_trip(instance_id) for _ in range(ROUND_TRIPS))
 
 
 def round_of_joins(groups: list[str], workers_before: int) -> dict[str, Any]:
@@ -76,6 +103,8 @@ def round_of_joins(groups: list[str], workers_before: int) -> dict[str, Any]:
     wait_in_service(asg, groups, 1 + workers_before + JOINS_PER_ROUND)
     time.sleep(3)  # late calls of the last join (its signal, its log) land
     calls = lab_call("GET", "/_lab/api-calls")
+    joined = sorted(instance_ids(asg, groups[1]) - before)
+    round_trip = round_trips(joined[0])
     functions = calls.get("functions", {})
     nodes = calls.get("nodes", {})
     # Each handling round (a delivery, or a second look within one) starts by asking
@@ -86,10 +115,12 @@ def round_of_joins(groups: list[str], workers_before: int) -> dict[str, Any]:
         "workers_before": workers_before,
         "joins": JOINS_PER_ROUND,
         "function_calls_per_join": round(sum(functions.values()) / JOINS_PER_ROUND, 2),
+        "remote_commands_per_join": round(functions.get("ssm:SendCommand", 0) / JOINS_PER_ROUND, 2),
+        "run_command_round_trip_s": round(round_trip, 3),
         "node_calls_per_join": round(sum(nodes.values()) / JOINS_PER_ROUND, 2),
         "rounds_per_join": round(rounds / JOINS_PER_ROUND, 2),
         "function_calls_per_round": round(sum(functions.values()) / rounds, 2) if rounds else None,
-        "instances": sorted(instance_ids(asg, groups[1]) - before),
+        "instances": joined,
         "function_calls_by_action_per_join": per_join,
         "node_calls_by_action_per_join": {k: round(v / JOINS_PER_ROUND, 2) for k, v in sorted(nodes.items())},
     }
@@ -100,36 +131,38 @@ def overheads() -> list[dict[str, Any]]:
     return [t for t in report["timings"] if t.get("overhead_ratio") is not None]
 
 
-def medians(timings: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
-    """The medians over the joins of one round."""
-    mine = [t for t in timings if t["instance_id"] in ids]
+def medians(timings: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any]:
+    """The medians over the joins of one round, and the overhead ratio against that
+    round's raw join and Run Command round trip."""
+    mine = [t for t in timings if t["instance_id"] in row["instances"] and t.get("raw_join_s") is not None]
     if not mine:
         return {}
+    event = statistics.median(t["event_to_completed_s"] for t in mine)
+    raw = statistics.median(t["raw_join_s"] for t in mine)
+    floor = raw + row["run_command_round_trip_s"]
     return {
-        "event_to_completed_s_median": round(statistics.median(t["event_to_completed_s"] for t in mine), 3),
-        "raw_join_s_median": round(statistics.median(t["raw_join_s"] for t in mine), 3),
-        "overhead_ratio_median": round(statistics.median(t["overhead_ratio"] for t in mine), 1),
+        "event_to_completed_s_median": round(event, 3),
+        "raw_join_s_median": round(raw, 3),
+        "overhead_ratio": round(event / floor, 2) if floor else None,
     }
 
 
-def measure(big: int) -> dict[str, Any]:
-    say(f"stack {STACK}: 1 manager, {JOINS_PER_ROUND} workers")
-    groups = launch()
-    small = round_of_joins(groups, JOINS_PER_ROUND)
-    say(f"{JOINS_PER_ROUND} joins at {JOINS_PER_ROUND} workers: {small['function_calls_per_join']} function calls each")
-    say(f"growing the workers to {big}")
-    client("autoscaling").set_desired_capacity(AutoScalingGroupName=groups[1], DesiredCapacity=big)
-    wait_in_service(client("autoscaling"), groups, 1 + big, timeout=1800)
-    large = round_of_joins(groups, big)
-    say(f"{JOINS_PER_ROUND} joins at {big} workers: {large['function_calls_per_join']} function calls each")
+def measure(sizes: list[int]) -> dict[str, Any]:
+    first = sizes[0]
+    say(f"stack {STACK}: 1 manager, {first} workers")
+    groups = launch(first)
+    rounds = []
+    for size in sizes:
+        current = len(instance_ids(client("autoscaling"), groups[1]))
+        if size > current:
+            say(f"growing the workers to {size}")
+            client("autoscaling").set_desired_capacity(AutoScalingGroupName=groups[1], DesiredCapacity=size)
+            wait_in_service(client("autoscaling"), groups, 1 + size, timeout=1800)
+        row = round_of_joins(groups, size)
+        say(f"{JOINS_PER_ROUND} joins at {size} workers: {row['function_calls_per_join']} calls, "
+            f"{row['remote_commands_per_join']} remote commands each")
+        rounds.append(row)
     timings = overheads()
-    for r in (small, large):
-        r.update(medians(timings, r["instances"]))
-    ratios = [t["overhead_ratio"] for t in timings]
-    return {
-        "api_calls": [small, large],
-        "per_join": timings,
-        "overhead_ratio_median": statistics.median(ratios) if ratios else None,
-        "event_to_completed_s_median": statistics.median(t["event_to_completed_s"] for t in timings) if timings else None,
-        "raw_join_s_median": statistics.median(t["raw_join_s"] for t in timings) if timings else None,
-    }
+    for row in rounds:
+        row.update(medians(timings, row))
+    return {"api_calls": rounds, "per_join": timings}

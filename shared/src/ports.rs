@@ -72,6 +72,8 @@ pub struct InstanceFacts {
     pub role: Option<Role>,
     /// Where it stands in that group (None when it is in neither).
     pub lifecycle: Option<MemberState>,
+    /// Its private address. Needed for managers only (advertised, and listed for joins):
+    /// an adapter may leave a worker's out to spare a call.
     pub address: Option<String>,
 }
 

@@ -18,6 +18,9 @@ pub struct ClusterSettings {
     /// How many instances one reconcile run may act on (ghosts removed, instances
     /// joined), so that a large cluster's run ends well within the function's timeout.
     pub reconcile_batch: usize,
+    /// After a join or a removal, a reconcile runs this many seconds later; the changes
+    /// within that window share it (the write that records the change claims it).
+    pub reconcile_delay_seconds: u64,
 }
 
 impl Default for ClusterSettings {
@@ -29,6 +32,7 @@ impl Default for ClusterSettings {
             heartbeat_margin_seconds: 120,
             drain_seconds: 60,
             reconcile_batch: 10,
+            reconcile_delay_seconds: 20,
         }
     }
 }

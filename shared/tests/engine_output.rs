@@ -114,14 +114,14 @@ fn one_swarm_view_gives_the_managers_the_node_and_its_tasks() {
     let view = parse_swarm_view(&managers, "").expect("parses");
     assert_eq!((view.managers.len(), view.node), (2, None));
 
-    let script = swarm_view(Some("abc123")).expect("safe");
+    let script = swarm_view(Some("abc123"), false).expect("safe");
     assert!(script.contains("echo '--- node'"), "{script}");
     assert!(script.contains("|| echo '--- inspect-failed'"), "{script}");
     assert!(
         script.contains("docker node ps 'abc123' --filter desired-state=running -q"),
         "{script}"
     );
-    assert!(!swarm_view(None).expect("safe").contains("inspect"));
+    assert!(!swarm_view(None, false).expect("safe").contains("inspect"));
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn scripts_refuse_what_could_break_out_of_them() {
             matches!(init_swarm(bad), Err(ScriptError::Unsafe { .. })),
             "{bad}"
         );
-        assert!(swarm_view(Some(bad)).is_err(), "{bad}");
+        assert!(swarm_view(Some(bad), true).is_err(), "{bad}");
         assert!(
             join_swarm(Role::Worker, "/p", &[bad.to_owned()]).is_err(),
             "{bad}"
@@ -149,8 +149,8 @@ fn scripts_refuse_what_could_break_out_of_them() {
 fn no_script_carries_a_token() {
     let scripts = [
         probe_engine(),
-        swarm_view(None).expect("safe"),
-        swarm_view(Some("ip-10-0-1-4")).expect("safe"),
+        swarm_view(None, false).expect("safe"),
+        swarm_view(Some("ip-10-0-1-4"), true).expect("safe"),
         init_swarm("10.0.1.4").expect("safe"),
         join_swarm(
             Role::Manager,
@@ -249,4 +249,51 @@ fn the_census_of_a_real_swarm() {
         ),
         (1, 1, 1, 0, 0)
     );
+}
+
+#[test]
+fn a_changing_script_s_output_reports_the_engine_after_it() {
+    use swarmhook::engine::{leave_swarm, parse_engine_report, ENGINE_MARKER};
+    let worker = fixture("info-swarm-active-worker.json");
+    let joined = format!("joined 10.0.1.4:2377 in 90 ms\n{ENGINE_MARKER}\n{worker}");
+    assert!(matches!(
+        parse_engine_report(&joined).expect("parses"),
+        EngineState::Active {
+            is_manager: false,
+            ..
+        }
+    ));
+    assert_eq!(parse_join_millis(&joined), Some(90));
+    let inactive = format!("{ENGINE_MARKER}\n{}", fixture("info-swarm-inactive.json"));
+    assert_eq!(
+        parse_engine_report(&inactive).expect("parses"),
+        EngineState::Inactive
+    );
+    // No report: the engine stopped answering.
+    assert_eq!(
+        parse_engine_report("joining 10.0.1.4:2377: HTTP 000\n").expect("parses"),
+        EngineState::Unreachable
+    );
+    for script in [
+        init_swarm("10.0.1.4").expect("safe"),
+        join_swarm(Role::Worker, "/p", &["10.0.1.4".into()]).expect("safe"),
+        leave_swarm(),
+    ] {
+        assert!(
+            script.contains(&format!("echo '{ENGINE_MARKER}'")),
+            "{script}"
+        );
+        assert!(script.trim_end().ends_with("exit $code"), "{script}");
+    }
+}
+
+#[test]
+fn a_view_until_ready_waits_for_the_named_node_first() {
+    let script = swarm_view(Some("n1"), true).expect("safe");
+    let wait = script.find("= ready ] && break").expect("waits");
+    let list = script.find("docker node ls").expect("lists");
+    assert!(wait < list, "{script}");
+    assert!(!swarm_view(Some("n1"), false)
+        .expect("safe")
+        .contains("= ready ]"));
 }

@@ -23,6 +23,7 @@ fn view(role: Option<Role>, engine: EngineState) -> ClusterView {
             membership: None,
             running_tasks: None,
         },
+        swarm_observed: true,
         managers: vec![],
         reported_by: None,
     }
@@ -278,4 +279,110 @@ fn a_joined_node_not_yet_ready_is_not_completed() {
     ));
     v.subject.membership = Some(member("new", Role::Worker, false));
     assert!(matches!(next(&v), Step::RetryLater { .. }));
+}
+
+/// A delivery's first view: the store read, the engine and the swarm not asked yet.
+fn first_view(role: Role) -> ClusterView {
+    let mut v = with_swarm(view(Some(role), EngineState::Unobserved));
+    v.swarm_observed = false;
+    v.managers.clear();
+    v
+}
+
+#[test]
+fn a_worker_takes_a_slot_and_joins_without_asking_first() {
+    // The join script asks the engine itself: no probe, no swarm view before it.
+    let mut v = first_view(Role::Worker);
+    v.subject.address = None;
+    assert!(matches!(
+        next(&v),
+        Step::AcquireLease {
+            role: Role::Worker,
+            ..
+        }
+    ));
+    v.store.leases.push(JoinLease {
+        instance_id: "i-new".into(),
+        role: Role::Worker,
+        expires_at: NOW + 100,
+    });
+    assert!(matches!(next(&v), Step::Join { .. }));
+    // The join reported the engine in the swarm: the swarm confirms it, waiting for Ready.
+    v.subject.engine = EngineState::Active {
+        node_id: "n-new".into(),
+        cluster_id: None,
+        is_manager: false,
+    };
+    assert_eq!(
+        next(&v),
+        Step::ObserveSwarm {
+            node_id: Some("n-new".into()),
+            until_ready: true,
+        }
+    );
+    v.swarm_observed = true;
+    v.subject.membership = Some(member("new", Role::Worker, true));
+    assert!(matches!(next(&v), Step::RecordJoined { .. }));
+}
+
+#[test]
+fn a_manager_reads_the_swarm_before_it_takes_a_slot() {
+    let mut v = first_view(Role::Manager);
+    assert_eq!(
+        next(&v),
+        Step::ObserveSwarm {
+            node_id: None,
+            until_ready: false,
+        }
+    );
+    v.swarm_observed = true;
+    v.managers = vec![member("first", Role::Manager, true)];
+    assert!(matches!(
+        next(&v),
+        Step::AcquireLease {
+            role: Role::Manager,
+            ..
+        }
+    ));
+    // A manager still needs its address; a worker does not.
+    v.subject.address = None;
+    assert!(matches!(next(&v), Step::RetryLater { .. }));
+}
+
+#[test]
+fn the_join_s_report_decides_what_follows() {
+    let mut v = first_view(Role::Worker);
+    v.store.leases.push(JoinLease {
+        instance_id: "i-new".into(),
+        role: Role::Worker,
+        expires_at: NOW + 100,
+    });
+    v.subject.engine = EngineState::Unreachable;
+    assert!(matches!(next(&v), Step::RetryLater { .. }));
+    v.subject.engine = EngineState::Failed("locked".into());
+    assert!(matches!(
+        next(&v),
+        Step::Complete {
+            result: LifecycleResult::Abandon,
+            ..
+        }
+    ));
+    v.subject.engine = EngineState::Pending;
+    assert!(matches!(next(&v), Step::RetryLater { .. }));
+}
+
+#[test]
+fn a_registered_node_s_engine_is_asked_before_any_slot_is_taken() {
+    let mut v = first_view(Role::Worker);
+    v.store.nodes.push(NodeRecord {
+        instance_id: "i-new".into(),
+        node_id: "n-new".into(),
+        role: Role::Worker,
+    });
+    assert_eq!(
+        next(&v),
+        Step::ObserveEngine {
+            instance_id: "i-new".into()
+        }
+    );
 }

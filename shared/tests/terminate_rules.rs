@@ -77,6 +77,7 @@ fn leaving(role: Role, managers: usize) -> ClusterView {
             membership: Some(me),
             running_tasks: Some(0),
         },
+        swarm_observed: true,
         managers: seen,
         reported_by: Some("i-m0".into()),
     }
@@ -421,6 +422,39 @@ fn a_terminate_event_for_an_instance_its_group_does_not_confirm_leaving_changes_
     v.subject.lifecycle = None;
     assert!(matches!(
         next_terminate_step(&v, &action(300, 0)),
+        Step::RecordDeparture { .. }
+    ));
+}
+
+#[test]
+fn leaving_is_decided_on_the_engine_and_the_swarm_read_in_this_delivery() {
+    let action = TerminateAction {
+        instance_id: "i-x".into(),
+        seconds_left: 600,
+        elapsed_seconds: 0,
+        swarm_deleting: false,
+    };
+    let mut v = leaving(Role::Worker, 3);
+    let engine = v.subject.engine.clone();
+    v.subject.engine = EngineState::Unobserved;
+    v.swarm_observed = false;
+    assert_eq!(
+        next_terminate_step(&v, &action),
+        Step::ObserveEngine {
+            instance_id: "i-x".into()
+        }
+    );
+    v.subject.engine = engine;
+    assert!(matches!(
+        next_terminate_step(&v, &action),
+        Step::ObserveSwarm {
+            until_ready: false,
+            ..
+        }
+    ));
+    v.swarm_observed = true;
+    assert!(matches!(
+        next_terminate_step(&v, &action),
         Step::RecordDeparture { .. }
     ));
 }

@@ -27,17 +27,28 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
         EngineState::Inactive
     );
 
+    // A changing script says what it did first and reports the engine after it last.
+    let first_line = |out: &str| out.lines().next().unwrap_or_default().to_owned();
     let init = engine::init_swarm(&first_ip)?;
     outputs.push(lab.run_ok(first, &init).await?);
-    assert_eq!(outputs.last().map(|s| s.trim()), Some("initialised"));
+    assert_eq!(
+        outputs.last().map(|s| first_line(s)),
+        Some("initialised".into())
+    );
     outputs.push(lab.run_ok(first, &init).await?);
     assert_eq!(
-        outputs.last().map(|s| s.trim()),
-        Some("already-active"),
+        outputs.last().map(|s| first_line(s)),
+        Some("already-active".into()),
         "init is idempotent"
     );
+    let reported = engine::parse_engine_report(outputs.last().map_or("", |s| s.as_str()))?;
     let probe = lab.run(first, &engine::probe_engine()).await?;
-    let cluster_id = match engine::parse_engine_state(probe.response_code, &probe.stdout)? {
+    let probed = engine::parse_engine_state(probe.response_code, &probe.stdout)?;
+    assert_eq!(
+        reported, probed,
+        "the init script reports what a probe sees"
+    );
+    let cluster_id = match probed {
         EngineState::Active {
             cluster_id: Some(c),
             is_manager: true,
@@ -76,8 +87,18 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
     let join_worker =
         engine::join_swarm(Role::Worker, &worker_param, std::slice::from_ref(&first_ip))?;
     outputs.push(lab.run_ok(worker, &join_worker).await?);
+    assert!(
+        matches!(
+            engine::parse_engine_report(outputs.last().map_or("", |s| s.as_str()))?,
+            EngineState::Active {
+                is_manager: false,
+                ..
+            }
+        ),
+        "the join reports the worker in the swarm"
+    );
     outputs.push(lab.run_ok(worker, &join_worker).await?);
-    assert_eq!(outputs.last().map(|s| s.trim()), Some("active"));
+    assert_eq!(outputs.last().map(|s| first_line(s)), Some("active".into()));
 
     // The manager tries an address where no manager listens first, then the real one.
     let join_manager = engine::join_swarm(
@@ -100,7 +121,7 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
         "two serving managers",
         std::time::Duration::from_secs(60),
         || async {
-            let script = engine::swarm_view(None)
+            let script = engine::swarm_view(None, false)
                 .map_err(|e| swarmhook_lab_tests::LabError::Unexpected(e.to_string()))?;
             let out = lab.run_ok(first, &script).await?;
             let managers = engine::parse_swarm_view(&out, "")
@@ -113,7 +134,9 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
     .await?;
     assert_eq!(managers.len(), 2);
     let host = format!("ip-{}", worker_ip.replace('.', "-"));
-    let viewed = lab.run(first, &engine::swarm_view(Some(&host))?).await?;
+    let viewed = lab
+        .run(first, &engine::swarm_view(Some(&host), true)?)
+        .await?;
     assert_eq!(viewed.response_code, 0, "{}", viewed.stderr);
     let view = engine::parse_swarm_view(&viewed.stdout, &viewed.stderr)?;
     assert_eq!(view.running_tasks, Some(0), "{}", viewed.stdout);
@@ -121,7 +144,7 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
         .node
         .ok_or_else(|| anyhow::anyhow!("the worker is not in the swarm"))?;
     let absent = lab
-        .run(first, &engine::swarm_view(Some("ip-10-200-99-99"))?)
+        .run(first, &engine::swarm_view(Some("ip-10-200-99-99"), false)?)
         .await?;
     assert_eq!(
         engine::parse_swarm_view(&absent.stdout, &absent.stderr)?.node,

@@ -1,5 +1,7 @@
 //! The fleet port over Auto Scaling and EC2.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use aws_sdk_autoscaling::types::LifecycleState;
 use swarmhook::cluster::{GroupMember, MemberState, Role};
 use swarmhook::plan::LifecycleResult;
@@ -13,6 +15,8 @@ pub struct AutoScalingFleet {
     manager_group: String,
     worker_group: String,
     signals: Option<StackSignals>,
+    /// Per role (manager, worker): the stack said its group waits for no more signals.
+    signals_done: [AtomicBool; 2],
 }
 
 /// Where the groups' resource signals go: the stack, and each group's logical id in it.
@@ -36,6 +40,7 @@ impl AutoScalingFleet {
             manager_group: manager_group.into(),
             worker_group: worker_group.into(),
             signals: None,
+            signals_done: [AtomicBool::new(false), AtomicBool::new(false)],
         }
     }
 
@@ -144,6 +149,16 @@ impl Fleet for AutoScalingFleet {
             .and_then(|i| i.lifecycle_state())
             .and_then(|s| member_state(&LifecycleState::from(s)))
             .filter(|_| role.is_some());
+        // A worker its group holds exists, and joins without its address: no EC2 call.
+        // A manager's address is what it advertises; an instance in neither group may
+        // still run (detached), which only EC2 can tell.
+        if let (Some(Role::Worker), Some(_)) = (role, lifecycle) {
+            return Ok(Some(InstanceFacts {
+                role,
+                lifecycle,
+                address: None,
+            }));
+        }
         let ec2 = self
             .ec2
             .describe_instances()
@@ -214,6 +229,12 @@ impl Fleet for AutoScalingFleet {
         let Some(signals) = &self.signals else {
             return Ok(());
         };
+        // Once the stack has said the group waits for no signal (it is created), no join
+        // signals again for as long as this process lives: one call, not one per join.
+        let done = &self.signals_done[usize::from(role == Role::Worker)];
+        if done.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let resource = match role {
             Role::Manager => &signals.manager_resource,
             Role::Worker => &signals.worker_resource,
@@ -234,7 +255,10 @@ impl Fleet for AutoScalingFleet {
             }
             // The group is not waiting for signals (created already, or being updated
             // without them): nothing to tell.
-            Err(e) if code_of(&e) == Some("ValidationError") => Ok(()),
+            Err(e) if code_of(&e) == Some("ValidationError") => {
+                done.store(true, Ordering::Relaxed);
+                Ok(())
+            }
             Err(e) => Err(port_error("SignalResource", instance_id, e)),
         }
     }

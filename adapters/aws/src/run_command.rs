@@ -1,5 +1,10 @@
 //! The engine port over SSM Run Command: send `AWS-RunShellScript`, poll the invocation.
+//! The first poll waits about as long as the same script took the last times (learned
+//! per script, for as long as the function's process lives), so a command is usually
+//! read once, when it is done: two calls per command, whatever the cloud's speed.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::types::CommandInvocationStatus;
@@ -10,15 +15,32 @@ use crate::error::{code_of, port_error};
 pub struct SsmEngine {
     client: aws_sdk_ssm::Client,
     give_up_after: Duration,
+    /// How long each script (by its first line: name and version) takes to be done.
+    typical: Mutex<HashMap<String, Duration>>,
 }
 
-/// Waits between polls of an invocation: quick for the short scripts most commands are,
-/// then backing off to once a second, so a slow node (a busy machine, a long join) costs
-/// few more calls than a fast one.
-const POLL_DELAYS_MS: [u64; 6] = [100, 150, 250, 400, 650, 1000];
+/// Waits between the later polls of an invocation not done at the first: quick at
+/// first, backing off to once a second, so a slow node costs few more calls.
+const POLL_DELAYS_MS: [u64; 6] = [50, 100, 200, 400, 650, 1000];
+/// The first poll's wait for a script not seen yet.
+const FIRST_POLL_UNKNOWN: Duration = Duration::from_millis(150);
+const FIRST_POLL_MIN: Duration = Duration::from_millis(20);
+const FIRST_POLL_MAX: Duration = Duration::from_secs(10);
 
 fn poll_delay(attempt: usize) -> Duration {
     Duration::from_millis(POLL_DELAYS_MS[attempt.min(POLL_DELAYS_MS.len() - 1)])
+}
+
+/// The next estimate of a script's duration. Done at the first poll: it took at most
+/// `elapsed`, so the estimate creeps down; done later: it took about `elapsed`, so the
+/// estimate moves half-way there.
+fn next_estimate(previous: Duration, elapsed: Duration, first_poll: bool) -> Duration {
+    let next = if first_poll {
+        previous.mul_f64(0.8) + elapsed.mul_f64(0.8 * 0.2)
+    } else {
+        (previous + elapsed) / 2
+    };
+    next.clamp(FIRST_POLL_MIN, FIRST_POLL_MAX)
 }
 
 impl SsmEngine {
@@ -26,6 +48,22 @@ impl SsmEngine {
         SsmEngine {
             client,
             give_up_after: Duration::from_secs(90),
+            typical: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn first_wait(&self, kind: &str) -> Duration {
+        let typical = self.typical.lock().map(|t| t.get(kind).copied());
+        typical.ok().flatten().unwrap_or(FIRST_POLL_UNKNOWN)
+    }
+
+    fn learn(&self, kind: &str, elapsed: Duration, first_poll: bool) {
+        if let Ok(mut typical) = self.typical.lock() {
+            let previous = typical.get(kind).copied().unwrap_or(elapsed);
+            typical.insert(
+                kind.to_owned(),
+                next_estimate(previous, elapsed, first_poll),
+            );
         }
     }
 }
@@ -55,10 +93,15 @@ impl NodeEngine for SsmEngine {
             Err(e) if code_of(&e) == Some("InvalidInstanceId") => return Ok(None),
             Err(e) => return Err(port_error("SendCommand", instance_id, e)),
         };
+        let kind = script.lines().next().unwrap_or_default();
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            tokio::time::sleep(poll_delay(attempt)).await;
+            let wait = match attempt {
+                0 => self.first_wait(kind),
+                n => poll_delay(n - 1),
+            };
+            tokio::time::sleep(wait).await;
             attempt += 1;
             let polled = self
                 .client
@@ -84,6 +127,7 @@ impl NodeEngine for SsmEngine {
                     | CommandInvocationStatus::Delayed
             );
             if done {
+                self.learn(kind, started.elapsed(), attempt == 1);
                 return Ok(Some(ScriptOutput {
                     exit_code: inv.response_code(),
                     stdout: inv.standard_output_content().unwrap_or_default().to_owned(),
@@ -99,5 +143,26 @@ impl NodeEngine for SsmEngine {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_poll_follows_the_script_s_duration() {
+        let ms = Duration::from_millis;
+        // Done at every first poll of 200 ms: the estimate creeps down towards the truth.
+        let mut estimate = ms(200);
+        for _ in 0..5 {
+            estimate = next_estimate(estimate, ms(200), true);
+        }
+        assert!(estimate < ms(200) && estimate > ms(60), "{estimate:?}");
+        // A slower script than expected: half-way to what it took.
+        assert_eq!(next_estimate(ms(100), ms(900), false), ms(500));
+        // Bounded both ways.
+        assert_eq!(next_estimate(ms(1), ms(1), true), FIRST_POLL_MIN);
+        assert_eq!(next_estimate(ms(60_000), ms(60_000), false), FIRST_POLL_MAX);
     }
 }

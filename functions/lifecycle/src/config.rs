@@ -42,9 +42,6 @@ pub struct Config {
     /// How long one reconcile run may begin new work (it finishes what it began; keep it
     /// well under the function's timeout).
     pub reconcile_seconds: u64,
-    /// After a join or a removal, a reconcile runs this many seconds later; changes within
-    /// that window share it (at most 900, SQS's longest delay).
-    pub reconcile_delay_seconds: u64,
     /// The stack's Network Load Balancer (None: no balancing).
     pub load_balancer: Option<BalancerSettings>,
     /// The managers' DNS record (None: the stack has none).
@@ -114,6 +111,8 @@ impl Config {
                 worker_join_parallelism: number("SWARMHOOK_WORKER_JOIN_PARALLELISM", 10, 1)?
                     as usize,
                 reconcile_batch: number("SWARMHOOK_RECONCILE_BATCH", 10, 1)? as usize,
+                // At most 900: SQS's longest delay.
+                reconcile_delay_seconds: delay_seconds("SWARMHOOK_RECONCILE_DELAY_SECONDS", 20)?,
                 ..ClusterSettings::default()
             },
             hook_timeout_seconds: number("SWARMHOOK_HOOK_TIMEOUT_SECONDS", 600, 30)?,
@@ -121,7 +120,6 @@ impl Config {
             retry_seconds: number("SWARMHOOK_RETRY_SECONDS", 10, 1)?,
             wait_seconds: number("SWARMHOOK_WAIT_SECONDS", 8, 0)?,
             reconcile_seconds: number("SWARMHOOK_RECONCILE_SECONDS", 60, 1)?,
-            reconcile_delay_seconds: delay_seconds("SWARMHOOK_RECONCILE_DELAY_SECONDS", 20)?,
             load_balancer: BalancerSettings::from_env()?,
             managers_record: RecordSettings::from_env()?,
             dead_letter_url: std::env::var("SWARMHOOK_DEAD_LETTER_URL")

@@ -201,13 +201,19 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
             }
         };
         match outcome {
-            Ok(Handled::Completed { result, reason }) => {
+            Ok(Handled::Completed {
+                result,
+                reason,
+                reconcile_claimed,
+            }) => {
                 tracing::info!(instance_id = %action.instance_id, ?result, %reason, "lifecycle action completed");
                 self.count_completion(launching, result, began_ms);
                 if group == self.config.manager_group {
                     self.sync_managers_record().await;
                 }
-                self.ask_for_reconcile().await;
+                if reconcile_claimed {
+                    self.ask_for_reconcile().await;
+                }
                 true
             }
             Ok(Handled::Gone) => {

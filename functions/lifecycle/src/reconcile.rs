@@ -4,9 +4,7 @@
 
 use swarmhook::error_text::with_causes;
 use swarmhook::events::{ReconcileTrigger, RECONCILE_REQUEST};
-use swarmhook::execute::{
-    balance, reconcile, request_reconcile, sync_managers_record, Ports, RecordSync,
-};
+use swarmhook::execute::{balance, reconcile, sync_managers_record, Ports, RecordSync};
 use swarmhook::ports::{Balancer, ClusterStore, Fleet, ManagersRecord, NodeEngine};
 
 use crate::handler::{now, Lifecycle};
@@ -68,31 +66,24 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
         self.sync_managers_record().await;
     }
 
-    /// After a join or a removal: a reconcile soon (the load balancer's targets and the
-    /// managers' record follow at once), unless one asked for within the last window is
-    /// still to come. A failure here costs only the wait for the next scheduled tick.
+    /// After a join or a removal whose write claimed the reconcile window (a claim made
+    /// earlier in the window covers the others): a reconcile soon, so the load balancer's
+    /// targets and the managers' record follow at once. A failure here costs only the
+    /// wait for the next scheduled tick.
     pub(crate) async fn ask_for_reconcile(&self) {
-        let window = self.config.reconcile_delay_seconds;
-        match request_reconcile(&self.store, now(), window).await {
-            Ok(false) => tracing::debug!("a reconcile already asked for covers this change"),
-            Ok(true) => {
-                let sent = self
-                    .sqs
-                    .send_message()
-                    .queue_url(&self.config.queue_url)
-                    .message_body(RECONCILE_REQUEST)
-                    .delay_seconds(window as i32)
-                    .send()
-                    .await;
-                match sent {
-                    Ok(_) => tracing::info!(delay_seconds = window, "a reconcile asked for"),
-                    Err(e) => {
-                        tracing::warn!(error = %with_causes(&e), "could not ask for a reconcile; the next scheduled tick does it")
-                    }
-                }
-            }
+        let window = self.config.settings.reconcile_delay_seconds;
+        let sent = self
+            .sqs
+            .send_message()
+            .queue_url(&self.config.queue_url)
+            .message_body(RECONCILE_REQUEST)
+            .delay_seconds(window as i32)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => tracing::info!(delay_seconds = window, "a reconcile asked for"),
             Err(e) => {
-                tracing::warn!(error = %with_causes(&e), retryable = e.is_retryable(), "could not ask for a reconcile; the next scheduled tick does it")
+                tracing::warn!(error = %with_causes(&e), "could not ask for a reconcile; the next scheduled tick does it")
             }
         }
     }

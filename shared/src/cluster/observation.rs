@@ -1,4 +1,7 @@
-//! One observation of the cluster, made fresh for every step.
+//! What one delivery knows of the cluster: the store as last read or written, the
+//! subject's engine and the swarm as last reported. Each step's outcome updates it (a
+//! write's record, a script's report); what a step changed and did not report is marked
+//! unobserved, and the planner asks for it only when it needs it.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +11,9 @@ use crate::settings::ClusterSettings;
 /// What a node's engine says of itself (`docker info --format '{{json .Swarm}}'`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EngineState {
+    /// Not asked yet in this delivery: the planner asks (`Step::ObserveEngine`) only when
+    /// what it decides depends on it, and a step's own script reports it otherwise.
+    Unobserved,
     /// Not answering yet: the agent is not online or the engine is not up.
     Unreachable,
     /// Up, in no swarm.
@@ -49,6 +55,9 @@ pub struct ClusterView {
     pub settings: ClusterSettings,
     pub store: StoreRecord,
     pub subject: Subject,
+    /// Whether `managers`, `reported_by` and the subject's `membership` were read from a
+    /// manager since the last change to the swarm (`Step::ObserveSwarm` reads them).
+    pub swarm_observed: bool,
     /// The swarm's managers as one of them reports them (empty before the swarm exists).
     pub managers: Vec<SwarmMember>,
     /// The instance of the manager that reported them (where swarm-wide commands run).

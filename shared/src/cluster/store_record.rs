@@ -31,8 +31,8 @@ pub struct StoreRecord {
     #[serde(default)]
     pub nodes: Vec<NodeRecord>,
     /// Until when (unix seconds) a reconcile asked for after a join or a removal is
-    /// already on its way: changes before then ask for no other (see
-    /// `execute::request_reconcile`).
+    /// already on its way: changes before then ask for no other (the write that records a
+    /// join or a removal claims the window).
     #[serde(default)]
     pub reconcile_requested_until: Option<u64>,
 }

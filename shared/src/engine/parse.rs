@@ -77,6 +77,17 @@ pub fn parse_engine_state(exit_code: i32, stdout: &str) -> Result<EngineState, P
     })
 }
 
+/// The engine's state as a changing script (init, join, leave) reports it after acting:
+/// the `Swarm` JSON after its last `ENGINE_MARKER` line. No report (the engine stopped
+/// answering) is Unreachable, whatever the script's own exit code says.
+pub fn parse_engine_report(stdout: &str) -> Result<EngineState, ParseError> {
+    use super::scripts::ENGINE_MARKER;
+    match stdout.rsplit_once(&format!("{ENGINE_MARKER}\n")) {
+        Some((_, report)) if !report.trim().is_empty() => parse_engine_state(0, report),
+        _ => Ok(EngineState::Unreachable),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct NodeInspect {

@@ -10,7 +10,7 @@
 use crate::cluster::Role;
 
 /// Bumped whenever a script's behaviour or output changes.
-pub const SCRIPT_VERSION: u32 = 4;
+pub const SCRIPT_VERSION: u32 = 5;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScriptError {
@@ -40,6 +40,24 @@ fn header(name: &str) -> String {
     format!("# swarmhook {name} v{SCRIPT_VERSION}\nset -u\n")
 }
 
+/// Precedes the engine's `Swarm` section (JSON) that a changing script prints last, so
+/// its output is also the observation of what it achieved.
+pub const ENGINE_MARKER: &str = "--- engine";
+/// A changing script's exit code when the engine does not answer at all.
+pub const ENGINE_DOWN_EXIT: i32 = 9;
+
+/// Reads the engine's local state first (exit `ENGINE_DOWN_EXIT` when it does not answer).
+fn engine_state_first() -> String {
+    format!("state=$(docker info --format '{{{{.Swarm.LocalNodeState}}}}') || exit {ENGINE_DOWN_EXIT}\n")
+}
+
+/// Prints the engine's `Swarm` section after the marker, then exits with `$code`.
+fn report_engine_and_exit() -> String {
+    format!(
+        "echo '{ENGINE_MARKER}'\ndocker info --format '{{{{json .Swarm}}}}' || exit {ENGINE_DOWN_EXIT}\nexit $code\n"
+    )
+}
+
 /// Prints the engine's `Swarm` section as JSON; fails when the engine does not answer.
 pub fn probe_engine() -> String {
     header("probe-engine") + "docker info --format '{{json .Swarm}}'\n"
@@ -54,10 +72,19 @@ pub const TASKS_MARKER: &str = "--- tasks ";
 
 /// On a manager, in one command: the swarm's managers (one JSON line each) and, when a
 /// node is named (by id or hostname), that node as `docker node inspect` JSON and how
-/// many tasks the swarm wants running on it.
-pub fn swarm_view(node: Option<&str>) -> Result<String, ScriptError> {
-    let mut script = header("swarm-view")
-        + "docker node ls --filter role=manager --format '{{json .}}' || exit 7\n";
+/// many tasks the swarm wants running on it. With `until_ready`, the manager first waits
+/// up to `READY_WAIT_SECONDS` for the node to be Ready (a node that has just joined), so
+/// a join is confirmed in the same command that reports it.
+pub fn swarm_view(node: Option<&str>, until_ready: bool) -> Result<String, ScriptError> {
+    let mut script = header("swarm-view");
+    if let (Some(node), true) = (node, until_ready) {
+        let node = safe("node", node, &[])?;
+        let tries = READY_WAIT_SECONDS * 5;
+        script += &format!(
+            "i=0; while [ $i -lt {tries} ]; do\n  [ \"$(docker node inspect '{node}' --format '{{{{.Status.State}}}}' 2>/dev/null)\" = ready ] && break\n  sleep 0.2; i=$((i + 1))\ndone\n"
+        );
+    }
+    script += "docker node ls --filter role=manager --format '{{json .}}' || exit 7\n";
     if let Some(node) = node {
         let node = safe("node", node, &[])?;
         script += &format!("echo '{NODE_MARKER}'\n");
@@ -70,6 +97,9 @@ pub fn swarm_view(node: Option<&str>) -> Result<String, ScriptError> {
     }
     Ok(script)
 }
+
+/// How long `swarm_view` waits for a node that has just joined to be Ready.
+pub const READY_WAIT_SECONDS: u32 = 5;
 
 /// On a manager: how many nodes stand in each status and managers in each standing, as
 /// `<count> <status> [<manager status>]` lines: a handful of lines however large the swarm.
@@ -92,18 +122,25 @@ pub fn published_ports() -> String {
 "
 }
 
-/// `docker swarm init`, unless the engine is already in a swarm.
+/// `docker swarm init`, unless the engine is already in a swarm; then the engine's state.
 pub fn init_swarm(advertise_address: &str) -> Result<String, ScriptError> {
     let addr = safe("address", advertise_address, &[])?;
     Ok(header("init-swarm")
-        + "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
-        + "if [ \"$state\" = active ]; then echo already-active; exit 0; fi\n"
-        + &format!("docker swarm init --advertise-addr '{addr}' >/dev/null && echo initialised\n"))
+        + &engine_state_first()
+        + "code=0\n"
+        + "if [ \"$state\" = active ]; then echo already-active\n"
+        + &format!(
+            "elif docker swarm init --advertise-addr '{addr}' >/dev/null; then echo initialised\n"
+        )
+        + "else code=1; fi\n"
+        + &report_engine_and_exit())
 }
 
-/// Reads the role's token from its parameter (the node's own identity) and joins, trying
-/// each manager in turn. A join that times out may still complete in the background: the
-/// caller observes membership rather than trusting the exit code.
+/// Joins if the engine is in no swarm: reads the role's token from its parameter (the
+/// node's own identity) and tries each manager in turn; then prints the engine's state,
+/// so one command both joins and reports what it achieved. An engine already in a swarm,
+/// or joining, is left as it is. A join that times out may still complete in the
+/// background: the caller reads the state rather than trusting the exit code.
 ///
 /// The join goes to the engine's API (`POST /swarm/join`, what `docker swarm join` sends)
 /// with the token in the body on standard input: the CLI would need it as an argument.
@@ -122,28 +159,32 @@ pub fn join_swarm(
         .collect::<Result<Vec<_>, _>>()?
         .join(" ");
     Ok(header(&format!("join-swarm-{role}"))
-        + "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
-        + "if [ \"$state\" = active ] || [ \"$state\" = pending ]; then echo \"$state\"; exit 0; fi\n"
+        + &engine_state_first()
+        + "join() {\n"
         + &format!(
-            "token=$(aws ssm get-parameter --name '{param}' --with-decryption --query Parameter.Value --output text) || exit 3\n"
+            "  token=$(aws ssm get-parameter --name '{param}' --with-decryption --query Parameter.Value --output text) || return 3\n"
         )
         // A token is letters, digits and dashes: safe inside the JSON below.
-        + "case \"$token\" in SWMTKN-*) ;; *) echo 'the parameter holds no join token' >&2; exit 3 ;; esac\n"
-        + "case \"$token\" in *[!A-Za-z0-9-]*) echo 'the parameter holds no join token' >&2; exit 3 ;; esac\n"
-        + "sock=${DOCKER_HOST:-unix:///var/run/docker.sock}; sock=${sock#unix://}\n"
-        + "out=$(mktemp)\n"
-        + &format!("for m in {addrs}; do\n")
-        + "  case \"$m\" in *:*) target=\"$m\" ;; *) target=\"$m:2377\" ;; esac\n"
-        + "  started=$(date +%s%N)\n"
-        + "  code=$(printf '{\"ListenAddr\":\"0.0.0.0:2377\",\"RemoteAddrs\":[\"%s\"],\"JoinToken\":\"%s\"}' \"$target\" \"$token\" \\\n"
-        + "    | curl -s -o \"$out\" -w '%{http_code}' --unix-socket \"$sock\" -H 'Content-Type: application/json' --data-binary @- http://localhost/swarm/join)\n"
-        + "  if [ \"$code\" = 200 ]; then\n"
-        + "    echo \"joined $target in $(( ($(date +%s%N) - started) / 1000000 )) ms\"; rm -f \"$out\"; exit 0\n"
-        + "  fi\n"
-        + "  { echo \"joining $target: HTTP $code\"; cat \"$out\"; echo; } | sed 's/SWMTKN-[A-Za-z0-9-]*/<token>/g' >&2\n"
-        + "done\n"
-        + "rm -f \"$out\"\n"
-        + "exit 4\n")
+        + "  case \"$token\" in SWMTKN-*) ;; *) echo 'the parameter holds no join token' >&2; return 3 ;; esac\n"
+        + "  case \"$token\" in *[!A-Za-z0-9-]*) echo 'the parameter holds no join token' >&2; return 3 ;; esac\n"
+        + "  sock=${DOCKER_HOST:-unix:///var/run/docker.sock}; sock=${sock#unix://}\n"
+        + "  out=$(mktemp)\n"
+        + &format!("  for m in {addrs}; do\n")
+        + "    case \"$m\" in *:*) target=\"$m\" ;; *) target=\"$m:2377\" ;; esac\n"
+        + "    started=$(date +%s%N)\n"
+        + "    http=$(printf '{\"ListenAddr\":\"0.0.0.0:2377\",\"RemoteAddrs\":[\"%s\"],\"JoinToken\":\"%s\"}' \"$target\" \"$token\" \\\n"
+        + "      | curl -s -o \"$out\" -w '%{http_code}' --unix-socket \"$sock\" -H 'Content-Type: application/json' --data-binary @- http://localhost/swarm/join)\n"
+        + "    if [ \"$http\" = 200 ]; then\n"
+        + "      echo \"joined $target in $(( ($(date +%s%N) - started) / 1000000 )) ms\"; rm -f \"$out\"; return 0\n"
+        + "    fi\n"
+        + "    { echo \"joining $target: HTTP $http\"; cat \"$out\"; echo; } | sed 's/SWMTKN-[A-Za-z0-9-]*/<token>/g' >&2\n"
+        + "  done\n"
+        + "  rm -f \"$out\"\n"
+        + "  return 4\n"
+        + "}\n"
+        + "code=0\n"
+        + "if [ \"$state\" = inactive ]; then join; code=$?; else echo \"$state\"; fi\n"
+        + &report_engine_and_exit())
 }
 
 /// On a manager: writes both join tokens to their SecureString parameters. The tokens go
@@ -203,12 +244,16 @@ pub fn drain_node(node_id: &str) -> Result<String, ScriptError> {
         + &format!("docker node update --availability drain '{node}' >/dev/null && echo drained\n"))
 }
 
-/// On the leaving node: leaves the swarm (a worker by now), unless it is out already.
+/// On the leaving node: leaves the swarm (a worker by now), unless it is out already;
+/// then the engine's state.
 pub fn leave_swarm() -> String {
     header("leave-swarm")
-        + "state=$(docker info --format '{{.Swarm.LocalNodeState}}')\n"
-        + "if [ \"$state\" = inactive ]; then echo already-inactive; exit 0; fi\n"
-        + "docker swarm leave >/dev/null && echo left\n"
+        + &engine_state_first()
+        + "code=0\n"
+        + "if [ \"$state\" = inactive ]; then echo already-inactive\n"
+        + "elif docker swarm leave >/dev/null; then echo left\n"
+        + "else code=1; fi\n"
+        + &report_engine_and_exit()
 }
 
 /// On a manager: removes a node that is down. Without `--force`, the swarm refuses a

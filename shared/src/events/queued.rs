@@ -10,7 +10,7 @@ use super::LifecycleActionEvent;
 pub const TEST_NOTIFICATION: &str = "autoscaling:TEST_NOTIFICATION";
 
 /// The body the lifecycle function sends itself, delayed, to reconcile soon after a join
-/// or a removal (`execute::request_reconcile` decides when).
+/// or a removal (when that change's write claimed the reconcile window).
 pub const RECONCILE_REQUEST: &str =
     r#"{"source":"swarmhook","detail-type":"Reconcile Requested","detail":{}}"#;
 

@@ -1,7 +1,8 @@
-//! One delivery of a lifecycle action, driven to its end or to "not yet": observe, ask
-//! the planner for the next step, perform it, observe again. Launches and terminations
-//! differ only in their planner; reconcile drives the same planners for an instance
-//! no lifecycle action waits on (a ghost, or an instance in service but not joined).
+//! One delivery of a lifecycle action, driven to its end or to "not yet": read the
+//! store, ask the planner for the next step, perform it (an observation it asked for, or
+//! a change whose outcome updates the view), ask again. Launches and terminations differ
+//! only in their planner; reconcile drives the same planners for an instance no
+//! lifecycle action waits on (a ghost, or an instance in service but not joined).
 
 use crate::cluster::ClusterView;
 use crate::plan::{LifecycleResult, Step};
@@ -9,13 +10,13 @@ use crate::ports::{ActionOutcome, ActionRef, ClusterStore, Fleet, InstanceFacts,
 use crate::settings::ClusterSettings;
 
 use super::launch::{ExecuteError, Handled, Ports, TokenParameters};
-use super::observe::observe;
-use super::perform::{perform, step_name};
+use super::observe::{first_view, observe_engine, observe_swarm};
+use super::perform::{perform, step_name, StoreAfter};
 
-/// Enough steps for the longest path (claim, init, record, publish, lease, join, record,
-/// release, complete; or depart, demote, drain, leave, remove, forget, complete) with
-/// room for lost races.
-const MAX_STEPS: usize = 16;
+/// Enough steps for the longest path (claim, init, record, publish, lease, join, observe,
+/// record, complete; or observe twice, depart, demote, observe, drain, observe, leave,
+/// observe, remove, observe, forget, complete) with room for lost races.
+const MAX_STEPS: usize = 32;
 
 pub(super) struct Delivery<'a, S, E, F> {
     pub ports: &'a Ports<'a, S, E, F>,
@@ -40,23 +41,21 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
             engine: engine_port,
             fleet,
         } = *self.ports;
+        let mut view = first_view(store, self.settings, self.instance_id, facts, now()).await?;
+        let mut reconcile_claimed = false;
         for _ in 0..MAX_STEPS {
-            let view = observe(
-                store,
-                engine_port,
-                self.settings,
-                self.instance_id,
-                facts,
-                now(),
-            )
-            .await?;
+            view.now = now();
             let step = plan(&view);
             tracing::info!(step = step_name(&step), "next step");
             match step {
                 Step::Complete { result, reason } => {
                     let Some(action) = self.action else {
                         tracing::info!(?result, %reason, "done (no lifecycle action waits)");
-                        return Ok(Handled::Completed { result, reason });
+                        return Ok(Handled::Completed {
+                            result,
+                            reason,
+                            reconcile_claimed,
+                        });
                     };
                     tracing::info!(?result, %reason, "completing the lifecycle action");
                     let outcome = fleet.complete(action, result).await?;
@@ -66,7 +65,11 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
                         fleet.signal_ready(self.instance_id, role).await?;
                     }
                     return Ok(match outcome {
-                        ActionOutcome::Done => Handled::Completed { result, reason },
+                        ActionOutcome::Done => Handled::Completed {
+                            result,
+                            reason,
+                            reconcile_claimed,
+                        },
                         ActionOutcome::NotPending => Handled::Gone,
                     });
                 }
@@ -80,7 +83,32 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
                     tracing::info!(%reason, heartbeat, "not yet");
                     return Ok(Handled::RetryLater { reason });
                 }
-                other => perform(store, engine_port, self.tokens, &view, other).await?,
+                Step::ObserveEngine { instance_id } => {
+                    view.subject.engine = observe_engine(engine_port, &instance_id).await?;
+                }
+                Step::ObserveSwarm {
+                    node_id,
+                    until_ready,
+                } => observe_swarm(engine_port, &mut view, node_id.as_deref(), until_ready).await?,
+                other => {
+                    let claim = self.action.is_some();
+                    let outcome =
+                        perform(store, engine_port, self.tokens, &view, other, claim).await?;
+                    reconcile_claimed |= outcome.reconcile_claimed;
+                    match outcome.store {
+                        StoreAfter::Unchanged => {}
+                        StoreAfter::Written(record) => view.store = *record,
+                        StoreAfter::Stale => view.store = store.load().await?,
+                    }
+                    if let Some(engine) = outcome.engine {
+                        view.subject.engine = engine;
+                    }
+                    if outcome.swarm_changed {
+                        view.swarm_observed = false;
+                        view.subject.membership = None;
+                        view.subject.running_tasks = None;
+                    }
+                }
             }
         }
         Ok(Handled::RetryLater {

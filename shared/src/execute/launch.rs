@@ -43,6 +43,9 @@ pub enum Handled {
     Completed {
         result: LifecycleResult,
         reason: String,
+        /// This delivery's change claimed the window for a reconcile soon after it: the
+        /// trigger asks for one (`events::RECONCILE_REQUEST`, delayed by the window).
+        reconcile_claimed: bool,
     },
     /// Not yet: the event must come back.
     RetryLater { reason: String },

@@ -9,7 +9,6 @@ mod observe;
 mod on_a_manager;
 mod perform;
 mod reconcile;
-mod reconcile_request;
 mod resource;
 mod terminate;
 
@@ -17,6 +16,5 @@ pub use balance::{balance, clear_balancer, BalanceReport};
 pub use launch::{handle_launch, ExecuteError, Handled, Ports, TokenParameters};
 pub use managers_record::{sync_managers_record, RecordSync};
 pub use reconcile::{reconcile, ReconcileReport};
-pub use reconcile_request::request_reconcile;
 pub use resource::{record_spec, remove_cluster, rotate_tokens, Rotation};
 pub use terminate::handle_terminate;

@@ -1,7 +1,9 @@
-//! Runs one non-terminal step: a conditional write to the store, or a script on a node.
-//! Nothing here decides anything; the next observation tells what the step achieved.
+//! Runs one change: a conditional write to the store, or a script on a node. Nothing
+//! here decides anything; each reports what it achieved (the record it wrote, the
+//! engine's state its script printed last, that the swarm changed), which the delivery
+//! folds into its view for the planner's next decision.
 
-use crate::cluster::{ClusterView, StoreRecord};
+use crate::cluster::{ClusterView, EngineState, StoreRecord};
 use crate::cluster::{Departure, InitClaim, JoinLease, ManagerRecord, NodeRecord, SwarmRecord};
 use crate::engine;
 use crate::plan::Step;
@@ -9,18 +11,47 @@ use crate::ports::{ClusterStore, NodeEngine, WriteOutcome};
 
 use super::launch::{ExecuteError, TokenParameters};
 
+/// What the store holds after a step, as far as the step knows.
+#[derive(Debug, Default)]
+pub(super) enum StoreAfter {
+    /// The step did not write.
+    #[default]
+    Unchanged,
+    /// The step's conditional write won: the store holds this record.
+    Written(Box<StoreRecord>),
+    /// The write lost to another writer (or was not made after all): read it again.
+    Stale,
+}
+
+/// What one step achieved.
+#[derive(Debug, Default)]
+pub(super) struct Outcome {
+    pub store: StoreAfter,
+    /// The subject's engine as the step's script reported it last.
+    pub engine: Option<EngineState>,
+    /// The step changed the swarm: what was read of it no longer holds.
+    pub swarm_changed: bool,
+    /// The step's write claimed the window for a reconcile soon after this change: the
+    /// trigger sends the request.
+    pub reconcile_claimed: bool,
+}
+
 /// Performs `step`, planned from `view`. Store writes are conditional on the generation
-/// `view` read; a lost race is no error (the next observation sees the winner).
+/// `view` read; a lost race is no error (the outcome says to read the store again).
+/// With `claim_reconcile`, the write that records a join or a removal also claims the
+/// window for a reconcile soon after it, unless one is claimed already.
 pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
     store: &S,
     engine_port: &E,
     tokens: &TokenParameters,
     view: &ClusterView,
     step: Step,
-) -> Result<(), ExecuteError> {
+    claim_reconcile: bool,
+) -> Result<Outcome, ExecuteError> {
     let mut record: StoreRecord = view.store.clone();
     record.generation = view.store.generation + 1;
     let expected = view.store.generation;
+    let mut outcome = Outcome::default();
     match step {
         Step::ClaimInit { instance_id, .. } => {
             record.init_claim = Some(InitClaim {
@@ -28,18 +59,15 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
                 generation: record.generation,
                 claimed_at: view.now,
             });
-            save(store, &record, expected).await?;
+            outcome.store = save(store, record, expected).await?;
         }
         Step::InitSwarm {
             instance_id,
             advertise_address,
         } => {
-            run(
-                engine_port,
-                &instance_id,
-                &engine::init_swarm(&advertise_address)?,
-            )
-            .await?;
+            let script = engine::init_swarm(&advertise_address)?;
+            outcome.engine = Some(run_and_report(engine_port, &instance_id, &script).await?);
+            outcome.swarm_changed = true;
         }
         Step::RecordSwarm {
             instance_id,
@@ -61,7 +89,9 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
                     instance_id,
                     address,
                 });
-                save(store, &record, expected).await?;
+                outcome.store = save(store, record, expected).await?;
+            } else {
+                outcome.store = StoreAfter::Stale;
             }
         }
         Step::PublishTokens { instance_id, .. } => {
@@ -70,7 +100,7 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
                 if let Some(swarm) = record.swarm.as_mut() {
                     swarm.tokens_published = true;
                 }
-                save(store, &record, expected).await?;
+                outcome.store = save(store, record, expected).await?;
             }
         }
         Step::AcquireLease {
@@ -85,7 +115,7 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
                 role,
                 expires_at,
             });
-            save(store, &record, expected).await?;
+            outcome.store = save(store, record, expected).await?;
         }
         Step::Join {
             instance_id,
@@ -93,7 +123,8 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
             managers,
         } => {
             let script = engine::join_swarm(role, tokens.for_role(role), &managers)?;
-            if let Some(out) = engine_port.run(&instance_id, &script).await? {
+            let out = engine_port.run(&instance_id, &script).await?;
+            if let Some(out) = &out {
                 match engine::parse_join_millis(&out.stdout) {
                     Some(raw_join_ms) => tracing::info!(raw_join_ms, "the engine joined"),
                     None if out.exit_code != 0 => {
@@ -102,6 +133,11 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
                     None => {}
                 }
             }
+            outcome.engine = Some(match out {
+                None => EngineState::Unreachable,
+                Some(out) => engine::parse_engine_report(&out.stdout)?,
+            });
+            outcome.swarm_changed = true;
         }
         Step::RecordManager {
             instance_id,
@@ -114,7 +150,7 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
                     address,
                 });
             }
-            save(store, &record, expected).await?;
+            outcome.store = save(store, record, expected).await?;
         }
         Step::RecordJoined {
             instance_id,
@@ -129,7 +165,8 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
                 node_id,
                 role,
             });
-            save(store, &record, expected).await?;
+            outcome.reconcile_claimed = claim_reconcile && claim_window(&mut record, view);
+            outcome.store = save(store, record, expected).await?;
         }
         Step::RecordDeparture {
             instance_id,
@@ -143,43 +180,92 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
                     node_id,
                     role,
                 });
-                save(store, &record, expected).await?;
+                outcome.store = save(store, record, expected).await?;
+            } else {
+                outcome.store = StoreAfter::Stale;
             }
         }
         Step::Demote { via, node_id } => {
             run(engine_port, &via, &engine::demote_node(&node_id)?).await?;
+            outcome.swarm_changed = true;
         }
         Step::Drain { via, node_id } => {
             run(engine_port, &via, &engine::drain_node(&node_id)?).await?;
+            outcome.swarm_changed = true;
         }
         Step::Leave { instance_id } => {
-            run(engine_port, &instance_id, &engine::leave_swarm()).await?;
+            let script = engine::leave_swarm();
+            outcome.engine = Some(run_and_report(engine_port, &instance_id, &script).await?);
+            outcome.swarm_changed = true;
         }
         Step::RemoveNode { via, node_id } => {
             run(engine_port, &via, &engine::remove_node(&node_id)?).await?;
+            outcome.swarm_changed = true;
         }
         Step::Forget { instance_id, .. } => {
             record.departures.retain(|d| d.instance_id != instance_id);
             record.managers.retain(|m| m.instance_id != instance_id);
             record.leases.retain(|l| l.instance_id != instance_id);
             record.nodes.retain(|n| n.instance_id != instance_id);
-            save(store, &record, expected).await?;
+            outcome.reconcile_claimed = claim_reconcile && claim_window(&mut record, view);
+            outcome.store = save(store, record, expected).await?;
         }
-        // Terminal steps are the handlers' own.
-        Step::Complete { .. } | Step::RetryLater { .. } | Step::Disregard { .. } => {}
+        // Observations and terminal steps are the delivery's own.
+        Step::ObserveEngine { .. }
+        | Step::ObserveSwarm { .. }
+        | Step::Complete { .. }
+        | Step::RetryLater { .. }
+        | Step::Disregard { .. } => {}
     }
-    Ok(())
+    if matches!(outcome.store, StoreAfter::Stale) {
+        outcome.reconcile_claimed = false;
+    }
+    Ok(outcome)
+}
+
+/// Claims `[now, now + reconcile_delay_seconds)` for one reconcile soon after this
+/// change, unless a claim made earlier in the window covers it: a hundred changes at
+/// once still cost a handful of runs, and the claim rides on the write that records the
+/// change (no store call of its own).
+fn claim_window(record: &mut StoreRecord, view: &ClusterView) -> bool {
+    if (record.reconcile_requested_until).is_some_and(|until| until > view.now) {
+        return false;
+    }
+    let window = view.settings.reconcile_delay_seconds.max(1);
+    record.reconcile_requested_until = Some(view.now + window);
+    true
 }
 
 async fn save<S: ClusterStore>(
     store: &S,
-    record: &crate::cluster::StoreRecord,
+    record: StoreRecord,
     expected: u64,
-) -> Result<(), ExecuteError> {
-    if store.save(record, expected).await? == WriteOutcome::Conflict {
-        tracing::info!(expected, "lost a write race; observing again");
+) -> Result<StoreAfter, ExecuteError> {
+    match store.save(&record, expected).await? {
+        WriteOutcome::Written => Ok(StoreAfter::Written(Box::new(record))),
+        WriteOutcome::Conflict => {
+            tracing::info!(expected, "lost a write race; reading the store again");
+            Ok(StoreAfter::Stale)
+        }
     }
-    Ok(())
+}
+
+/// Runs a changing script that reports the engine last (init, join, leave); the engine's
+/// state it printed (Unreachable when the node could not take the command). A failure
+/// is logged; the report says what it meant.
+async fn run_and_report<E: NodeEngine>(
+    engine_port: &E,
+    instance_id: &str,
+    script: &str,
+) -> Result<EngineState, ExecuteError> {
+    let Some(out) = engine_port.run(instance_id, script).await? else {
+        return Ok(EngineState::Unreachable);
+    };
+    if out.exit_code != 0 {
+        let first_line = script.lines().next().unwrap_or_default();
+        tracing::warn!(exit_code = out.exit_code, script = first_line, stderr = %out.stderr.trim(), "a node script failed");
+    }
+    Ok(engine::parse_engine_report(&out.stdout)?)
 }
 
 /// Runs a script; true when it exited 0. A failure is logged (its stderr carries no
@@ -202,6 +288,8 @@ async fn run<E: NodeEngine>(
 
 pub(super) fn step_name(step: &Step) -> &'static str {
     match step {
+        Step::ObserveEngine { .. } => "observe-engine",
+        Step::ObserveSwarm { .. } => "observe-swarm",
         Step::ClaimInit { .. } => "claim-init",
         Step::InitSwarm { .. } => "init-swarm",
         Step::RecordSwarm { .. } => "record-swarm",

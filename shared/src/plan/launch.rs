@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::observation_needed::swarm_unobserved;
 use super::{LifecycleResult, Step};
 use crate::cluster::{ClusterView, EngineState, ManagerStatus, NodeStatus, Role};
 
@@ -38,23 +39,27 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
             "{id} is in neither the manager nor the worker group of this cluster"
         ));
     };
-    let address = match (&subject.address, &subject.engine) {
-        (_, EngineState::Unreachable) => {
+    match &subject.engine {
+        EngineState::Unreachable => {
             return retry(
                 view,
                 action,
                 format!("{id}: engine or agent not online yet"),
             )
         }
-        (_, EngineState::Failed(why)) => {
+        EngineState::Failed(why) => {
             return abandon(format!("{id}: the engine cannot join a swarm: {why}"))
         }
-        (None, _) => return retry(view, action, format!("{id}: no private address yet")),
-        (Some(a), _) => a.clone(),
-    };
-
+        _ => {}
+    }
+    // Only a manager's address is used (it advertises it, and the store lists it for the
+    // others to join through); a worker joins without one.
+    let address = subject.address.clone();
+    if role == Role::Manager && address.is_none() {
+        return retry(view, action, format!("{id}: no private address yet"));
+    }
     let Some(swarm) = &store.swarm else {
-        return bootstrap(view, action, role, address);
+        return bootstrap(view, action, role, address.unwrap_or_default());
     };
 
     // A node already in a swarm: which one, and is it serving?
@@ -76,6 +81,9 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
                 expected_generation: store.generation,
             };
         }
+        if let Some(observe) = swarm_unobserved(view, true) {
+            return observe;
+        }
         let serving = subject.membership.as_ref().is_some_and(|m| m.is_serving());
         if !serving {
             return retry(
@@ -84,7 +92,7 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
                 format!("{id} joined; waiting for it to be Ready"),
             );
         }
-        if role == Role::Manager && !store.has_manager(&id) {
+        if let (Role::Manager, false, Some(address)) = (role, store.has_manager(&id), address) {
             return Step::RecordManager {
                 instance_id: id,
                 address,
@@ -111,7 +119,12 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
         return retry(view, action, format!("{id}: its join is still in progress"));
     }
 
-    // Inactive: join, within the caps.
+    // Inactive, or not asked yet (the join script asks it, and joins only if it is
+    // inactive): join, within the caps. A node the registry knows has likely joined
+    // already (a redelivery): asking its engine is cheaper than a slot and a join.
+    if subject.engine == EngineState::Unobserved && store.node_of(&id).is_some() {
+        return Step::ObserveEngine { instance_id: id };
+    }
     if !swarm.tokens_published {
         return retry(view, action, "the join tokens are not published yet");
     }
@@ -140,6 +153,9 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
                         d.instance_id
                     ),
                 );
+            }
+            if let Some(observe) = swarm_unobserved(view, false) {
+                return observe;
             }
             if let Some(m) = view.managers.iter().find(|m| {
                 m.status != NodeStatus::Ready
@@ -200,7 +216,8 @@ fn bootstrap(view: &ClusterView, action: &LaunchAction, role: Role, address: Str
             format!("{} is creating the swarm", c.instance_id),
         ),
         Some(c) => match &view.subject.engine {
-            EngineState::Inactive => Step::InitSwarm {
+            // The init script asks the engine first and reports it after.
+            EngineState::Inactive | EngineState::Unobserved => Step::InitSwarm {
                 instance_id: id,
                 advertise_address: address,
             },

@@ -1,6 +1,7 @@
-//! The steps the planner can ask for. Each one observes nothing: the planner already
-//! did. Each writes conditionally (store) or is idempotent (node scripts), so running
-//! one twice does no harm.
+//! The steps the planner can ask for: an observation it needs, or one change. Each
+//! change writes conditionally (store) or is idempotent (node scripts), so running one
+//! twice does no harm, and each reports what it achieved (the record written, the
+//! engine's state after a script), which is what the planner sees next.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,15 @@ pub enum LifecycleResult {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Step {
+    /// Ask the subject's engine where it stands (`EngineState`).
+    ObserveEngine { instance_id: String },
+    /// Ask a recorded manager for the swarm's managers and, when named, the subject's node
+    /// (by id) and its running tasks. With `until_ready`, the manager waits a few seconds
+    /// for the node to be Ready before it answers (a node that has just joined).
+    ObserveSwarm {
+        node_id: Option<String>,
+        until_ready: bool,
+    },
     /// Write an init claim for the instance, if the store is still at `expected_generation`.
     ClaimInit {
         instance_id: String,

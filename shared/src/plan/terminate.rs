@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::observation_needed::{engine_unobserved, swarm_unobserved};
 use super::{LifecycleResult, Step};
 use crate::cluster::{
     Availability, ClusterView, EngineState, MemberState, NodeStatus, Role, SwarmMember,
@@ -87,6 +88,10 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
     };
     if store.swarm.is_none() {
         return proceed(format!("there is no swarm yet: {id} has nothing to leave"));
+    }
+    // Leaving is decided on the engine's word and the swarm's, both read in this delivery.
+    if let Some(observe) = engine_unobserved(view).or_else(|| swarm_unobserved(view, false)) {
+        return observe;
     }
     let departure = store.departure_of(&id);
     let engine_in_swarm = matches!(subject.engine, EngineState::Active { .. });

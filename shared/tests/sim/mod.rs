@@ -186,6 +186,7 @@ impl World {
                 running_tasks: membership.as_ref().map(|_| 0),
                 membership,
             },
+            swarm_observed: true,
             managers,
             reported_by,
         }
@@ -341,6 +342,10 @@ impl World {
 
     fn execute(&mut self, subject: &str, step: Step) -> Advance {
         match step {
+            // The simulator's views are observed in full: asking again would loop.
+            Step::ObserveEngine { .. } | Step::ObserveSwarm { .. } => {
+                panic!("the planner asked to observe what its view already holds: {step:?}")
+            }
             Step::ClaimInit {
                 instance_id,
                 expected_generation,
