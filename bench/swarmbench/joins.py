@@ -2,8 +2,9 @@
 three joins at each size), the AWS API calls and the remote commands per join (counted
 by the lab, by caller), and the time from the lifecycle event to CONTINUE beside the two
 things a join cannot do without, measured in the same round: the node's own `docker swarm
-join`, and one Run Command round trip (send a no-op, poll until done). The overhead
-ratio is (event → CONTINUE) / (raw join + one round trip)."""
+join`, and one Run Command round trip (send a no-op, poll until done). The event comes
+while the instance boots, so event → CONTINUE holds the boot; the overhead ratio is the
+brain's part: (node online → CONTINUE) / (raw join + one round trip)."""
 
 from __future__ import annotations
 
@@ -138,12 +139,17 @@ def medians(timings: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any
     if not mine:
         return {}
     event = statistics.median(t["event_to_completed_s"] for t in mine)
+    online = [t["online_to_completed_s"] for t in mine if t.get("online_to_completed_s") is not None]
     raw = statistics.median(t["raw_join_s"] for t in mine)
     floor = raw + row["run_command_round_trip_s"]
+    brain = statistics.median(online) if online else None
     return {
         "event_to_completed_s_median": round(event, 3),
+        "boot_s_median": round(statistics.median(t["boot_s"] for t in mine if t.get("boot_s") is not None), 3)
+        if any(t.get("boot_s") is not None for t in mine) else None,
+        "online_to_completed_s_median": None if brain is None else round(brain, 3),
         "raw_join_s_median": round(raw, 3),
-        "overhead_ratio": round(event / floor, 2) if floor else None,
+        "overhead_ratio": round(brain / floor, 2) if floor and brain is not None else None,
     }
 
 

@@ -1,8 +1,10 @@
-//! swarmhook's shared crate: the cluster model, the events that reach the functions, and
-//! the pure planner that turns one observation into the next step.
+//! swarmhook's shared crate: the cluster model, the cloud-neutral events the functions
+//! hand it, the pure planner that turns one observation into the next step, and the
+//! executor that runs the steps through the ports each cloud implements.
 //!
-//! Nothing here performs I/O: the functions parse their trigger, build adapters, observe,
-//! and ask this crate what to do next.
+//! Nothing here talks to a cloud but through the ports (`ports.rs`), which each cloud's
+//! adapters implement: the functions parse their trigger into an event, build the
+//! adapters, and hand both to this crate.
 
 pub mod cluster;
 pub mod engine;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_autoscaling::types::LifecycleState;
-use swarmhook::events::LifecycleActionEvent;
+use swarmhook_aws::events::LifecycleActionEvent;
 
 use crate::{unique_name, wait, Lab, LabError};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_autoscaling::types::LifecycleState;
-use swarmhook::events::{LifecycleTransition, LAUNCH_DETAIL_TYPE, TERMINATE_DETAIL_TYPE};
+use swarmhook_aws::events::{LifecycleTransition, LAUNCH_DETAIL_TYPE, TERMINATE_DETAIL_TYPE};
 use swarmhook_lab_tests::fleet::{Fleet, FleetSpec};
 use swarmhook_lab_tests::Lab;
 

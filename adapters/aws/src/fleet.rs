@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_sdk_autoscaling::types::LifecycleState;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::retry::ProvideErrorKind;
 use swarmhook::cluster::{GroupMember, MemberState, Role};
 use swarmhook::plan::LifecycleResult;
 use swarmhook::ports::{ActionOutcome, ActionRef, Fleet, InstanceFacts, PortError};
@@ -281,14 +283,18 @@ fn member_state(state: &LifecycleState) -> Option<MemberState> {
 
 /// Done, or NotPending when Auto Scaling answers ValidationError (no such action waits:
 /// completed already, timed out, or the instance is gone).
-fn action_outcome<T, E, R>(
-    sent: Result<T, aws_sdk_autoscaling::error::SdkError<E, R>>,
+fn action_outcome<T, E>(
+    sent: Result<T, aws_sdk_autoscaling::error::SdkError<E, HttpResponse>>,
     operation: &'static str,
     instance_id: &str,
 ) -> Result<ActionOutcome, PortError>
 where
-    E: aws_sdk_autoscaling::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    E: aws_sdk_autoscaling::error::ProvideErrorMetadata
+        + ProvideErrorKind
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
 {
     match sent {
         Ok(_) => Ok(ActionOutcome::Done),

@@ -5,6 +5,7 @@
 
 mod balancer;
 mod error;
+pub mod events;
 mod fleet;
 mod managers_record;
 mod run_command;

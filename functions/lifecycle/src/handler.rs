@@ -4,11 +4,13 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::MessageAttributeValue;
 use swarmhook::error_text::with_causes;
-use swarmhook::events::{LifecycleTransition, QueuedMessage};
+use swarmhook::events::{Event, Transition};
 use swarmhook::execute::{handle_launch, handle_terminate, Handled, Ports};
 use swarmhook::plan::LifecycleResult;
-use swarmhook::ports::{ActionRef, Balancer, ClusterStore, Fleet, ManagersRecord, NodeEngine};
+use swarmhook::ports::{Balancer, ClusterStore, Fleet, ManagersRecord, NodeEngine};
+use swarmhook_aws::events::parse_queued;
 
 use crate::config::Config;
 use crate::metrics::{self, Unit};
@@ -28,6 +30,9 @@ pub struct Lifecycle<S, E, F, B, D> {
     pub managers_record: Option<D>,
     pub sqs: aws_sdk_sqs::Client,
 }
+
+/// The message attribute that says why a message was dead-lettered.
+pub const DEAD_LETTER_REASON: &str = "swarmhook-reason";
 
 /// The longest wait between deliveries of a message that is not done yet.
 const MAX_RETRY_SECONDS: u64 = 60;
@@ -87,19 +92,22 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
         }
     }
 
-    /// Sends a message that can never be handled to the dead-letter queue; true when it
-    /// is there (or there is none configured and the queue's redrive must do it: false).
-    async fn dead_letter(&self, body: &str) -> bool {
+    /// Sends a message that can never be handled to the dead-letter queue, as it came
+    /// (so it can be redriven), with why in its `swarmhook-reason` attribute; true when
+    /// it is there (or there is none configured and the queue's redrive must do it: false).
+    async fn dead_letter(&self, body: &str, reason: &str) -> bool {
         let Some(url) = self.config.dead_letter_url.as_deref() else {
             return false;
         };
-        let sent = self
-            .sqs
-            .send_message()
-            .queue_url(url)
-            .message_body(body)
-            .send()
-            .await;
+        let attribute = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason.chars().take(1000).collect::<String>())
+            .build();
+        let mut send = self.sqs.send_message().queue_url(url).message_body(body);
+        if let Ok(attribute) = attribute {
+            send = send.message_attributes(DEAD_LETTER_REASON, attribute);
+        }
+        let sent = send.send().await;
         match sent {
             Ok(_) => true,
             Err(e) => {
@@ -113,45 +121,40 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
     #[tracing::instrument(skip_all, fields(message_id = message.message_id.as_deref().unwrap_or("")))]
     async fn message(&self, message: SqsMessage) -> bool {
         let body = message.body.unwrap_or_default();
-        let event = match QueuedMessage::parse(&body) {
-            QueuedMessage::Action(e) => *e,
-            QueuedMessage::TestNotification => {
+        let event = match parse_queued(&body) {
+            Event::Lifecycle(e) => e,
+            Event::Test => {
                 tracing::info!("an Auto Scaling test notification: nothing to do");
                 return true;
             }
-            QueuedMessage::Reconcile(trigger) => {
+            Event::Reconcile(trigger) => {
                 // A failed run is not retried: the next tick observes afresh. (Boxed: its
                 // future nests the planners' drives, too deep for the compiler's layout.)
                 Box::pin(self.reconcile(trigger)).await;
                 return true;
             }
-            QueuedMessage::Malformed(why) => {
+            Event::Malformed(why) => {
                 // Not a lifecycle action: change nothing. Retrying cannot help, so it goes
                 // straight to the dead-letter queue for a person to look at.
                 tracing::error!(%why, "malformed lifecycle event: moving it to the dead-letter queue");
-                return self.dead_letter(&body).await;
+                return self.dead_letter(&body, &format!("malformed: {why}")).await;
             }
         };
-        let d = &event.detail;
-        let group = d.auto_scaling_group_name.as_str();
+        let action = event.action;
+        let group = action.group.as_str();
         if group != self.config.manager_group && group != self.config.worker_group {
             // Another cluster's action (a misrouted rule): completing or abandoning it
             // would decide for a group this function does not own. Change nothing.
             tracing::error!(
                 group,
-                instance_id = %d.ec2_instance_id,
+                instance_id = %action.instance_id,
                 "a lifecycle event for a group of another cluster: moving it to the dead-letter queue"
             );
-            return self.dead_letter(&body).await;
+            let reason = format!("group {group} is not one of this cluster's");
+            return self.dead_letter(&body, &reason).await;
         }
-        let action = ActionRef {
-            group: d.auto_scaling_group_name.clone(),
-            hook: d.lifecycle_hook_name.clone(),
-            instance_id: d.ec2_instance_id.clone(),
-            token: d.lifecycle_action_token.clone(),
-        };
-        let launching = d.lifecycle_transition == LifecycleTransition::Launching;
-        if launching && !d.enters_the_group() {
+        let launching = event.transition == Transition::Launching;
+        if launching && !event.enters_the_group {
             // A warm-pool launch: the instance does not join until it enters the group.
             return match self
                 .fleet
@@ -166,10 +169,10 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
             };
         }
         let elapsed = event
-            .time
-            .map(|t| (now() as i64 - t.timestamp()).max(0) as u64)
+            .began_at_ms
+            .map(|t| ((now() as i64).saturating_sub(t / 1000)).max(0) as u64)
             .unwrap_or(0);
-        let began_ms = event.time.map(|t| t.timestamp_millis());
+        let began_ms = event.began_at_ms;
         let seconds_left = self.config.hook_timeout_seconds.saturating_sub(elapsed);
         let ports = Ports {
             store: &self.store,
@@ -228,9 +231,24 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, B: Balancer, D: ManagersRecord>
                 tracing::warn!(instance_id = %action.instance_id, %reason, "the event is disregarded");
                 true
             }
-            Err(e) => {
-                tracing::error!(instance_id = %action.instance_id, error = %with_causes(&e), retryable = e.is_retryable(), launching, "handling the lifecycle action failed");
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(instance_id = %action.instance_id, error = %with_causes(&e), launching, "handling the lifecycle action failed; it comes back");
                 false
+            }
+            Err(e) => {
+                // Delivering it again cannot succeed: a launch is abandoned (the group
+                // replaces the instance), a removal continues (the instance goes either
+                // way), and the message is dead-lettered with its reason at once.
+                let result = if launching {
+                    LifecycleResult::Abandon
+                } else {
+                    LifecycleResult::Continue
+                };
+                tracing::error!(instance_id = %action.instance_id, error = %with_causes(&e), ?result, launching, "handling the lifecycle action cannot succeed: completing it and moving the message to the dead-letter queue");
+                if let Err(complete) = self.fleet.complete(&action, result).await {
+                    tracing::warn!(error = %with_causes(&complete), "could not complete the action; its heartbeat timeout will");
+                }
+                self.dead_letter(&body, &with_causes(&e)).await
             }
         }
     }

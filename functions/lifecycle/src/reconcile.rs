@@ -3,9 +3,10 @@
 //! the managers; outcomes logged and counted.
 
 use swarmhook::error_text::with_causes;
-use swarmhook::events::{ReconcileTrigger, RECONCILE_REQUEST};
+use swarmhook::events::ReconcileTrigger;
 use swarmhook::execute::{balance, reconcile, sync_managers_record, Ports, RecordSync};
 use swarmhook::ports::{Balancer, ClusterStore, Fleet, ManagersRecord, NodeEngine};
+use swarmhook_aws::events::RECONCILE_REQUEST;
 
 use crate::handler::{now, Lifecycle};
 use crate::metrics::{self, Unit};

@@ -103,7 +103,7 @@ def gather() -> dict[str, Any]:
         "cluster_ids": sorted({n["cluster_id"] for n in nodes if n.get("cluster_id")}),
         "lifecycle": lab["lifecycle"],
         "lifecycle_actions": actions,
-        "timings": timings(lab["lifecycle"], raw_join_millis(client("ssm"))),
+        "timings": timings(lab["lifecycle"], raw_join_millis(client("ssm")), lab["nodes"]),
         "functions": lab["functions"],
         "custom_resources": lab["custom_resources"],
     }
@@ -140,9 +140,11 @@ def lifecycle_actions(lifecycle: dict[str, Any]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def timings(lifecycle: dict[str, Any], raw_ms: dict[str, int]) -> list[dict[str, Any]]:
+def timings(lifecycle: dict[str, Any], raw_ms: dict[str, int], nodes: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Per launched instance: lifecycle event delivered → action completed, beside the
-    raw time its engine took to join."""
+    raw time its engine took to join, how long its node took to boot (to take commands),
+    and so how long the join took once the node could take commands."""
+    boot = {n["instance_id"]: n.get("boot_seconds") for n in nodes or []}
     rows = []
     for c in lifecycle["completed"]:
         if not c["transition"].endswith("LAUNCHING"):
@@ -151,6 +153,9 @@ def timings(lifecycle: dict[str, Any], raw_ms: dict[str, int]) -> list[dict[str,
         rows.append({
             "instance_id": c["instance_id"], "group": c["group_name"], "result": c["result"],
             "event_to_completed_s": c["waited_seconds"],
+            "boot_s": boot.get(c["instance_id"]),
+            "online_to_completed_s": None if boot.get(c["instance_id"]) is None
+            else round(max(c["waited_seconds"] - boot[c["instance_id"]], 0.0), 3),
             "raw_join_s": None if raw is None else raw / 1000,
             "overhead_ratio": None if not raw else round(c["waited_seconds"] / (raw / 1000), 1),
         })

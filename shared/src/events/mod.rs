@@ -1,10 +1,7 @@
-//! The events swarmhook's functions are triggered by, as the clouds deliver them.
+//! The events the brain acts on, whatever cloud delivered them. Each trigger parses its
+//! cloud's envelope into an `Event` (on AWS: `swarmhook_aws::events`); nothing here knows
+//! an envelope's shape.
 
-mod lifecycle_action;
-mod queued;
+mod event;
 
-pub use lifecycle_action::{
-    LifecycleActionDetail, LifecycleActionEvent, LifecycleTransition, LAUNCH_DETAIL_TYPE,
-    TERMINATE_DETAIL_TYPE,
-};
-pub use queued::{QueuedMessage, ReconcileTrigger, RECONCILE_REQUEST, TEST_NOTIFICATION};
+pub use event::{Event, LifecycleEvent, ReconcileTrigger, Transition};

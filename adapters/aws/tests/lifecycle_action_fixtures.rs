@@ -1,6 +1,6 @@
 //! Lifecycle action events in the shape AWS documents parse, and round-trip.
 
-use swarmhook::events::{
+use swarmhook_aws::events::{
     LifecycleActionEvent, LifecycleTransition, LAUNCH_DETAIL_TYPE, TERMINATE_DETAIL_TYPE,
 };
 
@@ -62,7 +62,8 @@ fn an_unknown_transition_is_rejected() {
 
 #[test]
 fn test_notifications_are_told_apart_from_malformed_messages() {
-    use swarmhook::events::QueuedMessage;
+    use swarmhook::events::Event;
+    use swarmhook_aws::events::parse_queued;
     let hook_target = serde_json::json!({
         "AccountId": "123456789012",
         "RequestId": "4e7e4d2f-0000-0000-0000-000000000000",
@@ -73,50 +74,45 @@ fn test_notifications_are_told_apart_from_malformed_messages() {
         "Time": "2026-11-27T20:00:00.000Z"
     });
     assert!(matches!(
-        QueuedMessage::parse(&hook_target.to_string()),
-        QueuedMessage::TestNotification
+        parse_queued(&hook_target.to_string()),
+        Event::Test
     ));
     let mut bridged = fixture("eventbridge-lifecycle-launch.json");
     bridged["detail"]["LifecycleTransition"] = "autoscaling:TEST_NOTIFICATION".into();
-    assert!(matches!(
-        QueuedMessage::parse(&bridged.to_string()),
-        QueuedMessage::TestNotification
-    ));
+    assert!(matches!(parse_queued(&bridged.to_string()), Event::Test));
     let launch = fixture("eventbridge-lifecycle-launch.json");
     assert!(matches!(
-        QueuedMessage::parse(&launch.to_string()),
-        QueuedMessage::Action(_)
+        parse_queued(&launch.to_string()),
+        Event::Lifecycle(_)
     ));
     for bad in ["{", "[]", r#"{"detail": {}}"#] {
-        assert!(
-            matches!(QueuedMessage::parse(bad), QueuedMessage::Malformed(_)),
-            "{bad}"
-        );
+        assert!(matches!(parse_queued(bad), Event::Malformed(_)), "{bad}");
     }
 }
 
 #[test]
 fn a_schedule_tick_or_a_request_asks_for_a_reconcile() {
-    use swarmhook::events::{QueuedMessage, ReconcileTrigger, RECONCILE_REQUEST};
+    use swarmhook::events::{Event, ReconcileTrigger};
+    use swarmhook_aws::events::{parse_queued, RECONCILE_REQUEST};
     let tick = fixture("eventbridge-scheduled.json");
     assert!(matches!(
-        QueuedMessage::parse(&tick.to_string()),
-        QueuedMessage::Reconcile(ReconcileTrigger::Schedule)
+        parse_queued(&tick.to_string()),
+        Event::Reconcile(ReconcileTrigger::Schedule)
     ));
     assert!(matches!(
-        QueuedMessage::parse(RECONCILE_REQUEST),
-        QueuedMessage::Reconcile(ReconcileTrigger::AfterChange)
+        parse_queued(RECONCILE_REQUEST),
+        Event::Reconcile(ReconcileTrigger::AfterChange)
     ));
     let mut forged: serde_json::Value = serde_json::from_str(RECONCILE_REQUEST).unwrap();
     forged["detail-type"] = "Something Else".into();
     assert!(matches!(
-        QueuedMessage::parse(&forged.to_string()),
-        QueuedMessage::Malformed(_)
+        parse_queued(&forged.to_string()),
+        Event::Malformed(_)
     ));
     let mut other = tick.clone();
     other["source"] = "aws.ec2".into();
     assert!(matches!(
-        QueuedMessage::parse(&other.to_string()),
-        QueuedMessage::Malformed(_)
+        parse_queued(&other.to_string()),
+        Event::Malformed(_)
     ));
 }
