@@ -44,7 +44,8 @@ def main() -> int:
     print(table("cold start", cold, ["function", "runtime", "init_ms_median", "init_ms_min", "peak_rss_mb_median"]))
     print()
     print(table("per worker join, by the swarm's size (the function's calls, counted by the lab)", joined["api_calls"],
-                ["workers_before", "joins", "function_calls_per_join", "remote_commands_per_join", "rounds_per_join",
+                ["workers_before", "joins", "function_calls_per_join", "remote_commands_per_join", "deliveries_per_join",
+                 "reconcile_calls_after_round",
                  "event_to_completed_s_median", "boot_s_median", "online_to_completed_s_median",
                  "raw_join_s_median", "run_command_round_trip_s", "overhead_ratio"]))
     print()

@@ -4,7 +4,11 @@ by the lab, by caller), and the time from the lifecycle event to CONTINUE beside
 things a join cannot do without, measured in the same round: the node's own `docker swarm
 join`, and one Run Command round trip (send a no-op, poll until done). The event comes
 while the instance boots, so event → CONTINUE holds the boot; the overhead ratio is the
-brain's part: (node online → CONTINUE) / (raw join + one round trip)."""
+brain's part: (node online → CONTINUE) / (raw join + one round trip).
+
+The reconciles are counted apart: the schedule is paused while the bench runs, each round
+begins once the reconcile its growth asked for has run, and the reconcile the round's own
+joins ask for (one, shared by the three) is counted after the round."""
 
 from __future__ import annotations
 
@@ -21,6 +25,9 @@ from swarmlab.publish import publish_release
 STACK = "bench"
 JOINS_PER_ROUND = 3
 ROUND_TRIPS = 10
+# The stack's reconcile delay after a change (the template's default, 20 s) and a margin
+# for the run itself.
+RECONCILE_QUIET_S = 28
 
 
 def say(msg: str) -> None:
@@ -95,10 +102,29 @@ def round_trips(instance_id: str) -> float:
     return statistics.median(run_command_round_trip(instance_id) for _ in range(ROUND_TRIPS))
 
 
+def pause_schedule() -> None:
+    """The reconcile schedule's rule disabled, so that no tick lands inside a round."""
+    rule = client("cloudformation").describe_stack_resource(
+        StackName=STACK, LogicalResourceId="ReconcileSchedule")["StackResourceDetail"]["PhysicalResourceId"]
+    client("events").disable_rule(Name=rule)
+    say(f"reconcile schedule {rule} paused for the bench")
+
+
+def reconcile_calls() -> dict[str, Any]:
+    """The calls of the reconcile the round's joins asked for, counted once it has run."""
+    lab_call("DELETE", "/_lab/api-calls")
+    time.sleep(RECONCILE_QUIET_S)
+    functions = lab_call("GET", "/_lab/api-calls").get("functions", {})
+    return {"reconcile_calls_after_round": sum(functions.values()),
+            "reconcile_calls_by_action": dict(sorted(functions.items()))}
+
+
 def round_of_joins(groups: list[str], workers_before: int) -> dict[str, Any]:
     """Scales the workers from `workers_before` by JOINS_PER_ROUND and counts the calls."""
     asg = client("autoscaling")
     before = instance_ids(asg, groups[1])
+    say(f"waiting {RECONCILE_QUIET_S} s for the reconcile the last change asked for")
+    time.sleep(RECONCILE_QUIET_S)
     lab_call("DELETE", "/_lab/api-calls")
     asg.set_desired_capacity(AutoScalingGroupName=groups[1], DesiredCapacity=workers_before + JOINS_PER_ROUND)
     wait_in_service(asg, groups, 1 + workers_before + JOINS_PER_ROUND)
@@ -108,9 +134,9 @@ def round_of_joins(groups: list[str], workers_before: int) -> dict[str, Any]:
     round_trip = round_trips(joined[0])
     functions = calls.get("functions", {})
     nodes = calls.get("nodes", {})
-    # Each handling round (a delivery, or a second look within one) starts by asking
-    # Auto Scaling about the instance.
-    rounds = functions.get("autoscaling:DescribeAutoScalingInstances", 0)
+    # Each delivery starts by asking Auto Scaling about the instance (a look again after a
+    # pause within one does not).
+    deliveries = functions.get("autoscaling:DescribeAutoScalingInstances", 0)
     per_join = {k: round(v / JOINS_PER_ROUND, 2) for k, v in sorted(functions.items())}
     return {
         "workers_before": workers_before,
@@ -119,8 +145,8 @@ def round_of_joins(groups: list[str], workers_before: int) -> dict[str, Any]:
         "remote_commands_per_join": round(functions.get("ssm:SendCommand", 0) / JOINS_PER_ROUND, 2),
         "run_command_round_trip_s": round(round_trip, 3),
         "node_calls_per_join": round(sum(nodes.values()) / JOINS_PER_ROUND, 2),
-        "rounds_per_join": round(rounds / JOINS_PER_ROUND, 2),
-        "function_calls_per_round": round(sum(functions.values()) / rounds, 2) if rounds else None,
+        "deliveries_per_join": round(deliveries / JOINS_PER_ROUND, 2),
+        "function_calls_per_delivery": round(sum(functions.values()) / deliveries, 2) if deliveries else None,
         "instances": joined,
         "function_calls_by_action_per_join": per_join,
         "node_calls_by_action_per_join": {k: round(v / JOINS_PER_ROUND, 2) for k, v in sorted(nodes.items())},
@@ -157,6 +183,7 @@ def measure(sizes: list[int]) -> dict[str, Any]:
     first = sizes[0]
     say(f"stack {STACK}: 1 manager, {first} workers")
     groups = launch(first)
+    pause_schedule()
     rounds = []
     for size in sizes:
         current = len(instance_ids(client("autoscaling"), groups[1]))
@@ -165,6 +192,7 @@ def measure(sizes: list[int]) -> dict[str, Any]:
             client("autoscaling").set_desired_capacity(AutoScalingGroupName=groups[1], DesiredCapacity=size)
             wait_in_service(client("autoscaling"), groups, 1 + size, timeout=1800)
         row = round_of_joins(groups, size)
+        row.update(reconcile_calls())
         say(f"{JOINS_PER_ROUND} joins at {size} workers: {row['function_calls_per_join']} calls, "
             f"{row['remote_commands_per_join']} remote commands each")
         rounds.append(row)

@@ -15,3 +15,4 @@ pub mod plan;
 pub mod ports;
 pub mod resource;
 pub mod settings;
+pub mod trigger;

@@ -2,6 +2,7 @@
 //! implements them in its own adapter crate; the executor is generic over them.
 
 use std::future::Future;
+use std::time::Duration;
 
 use crate::cluster::{GroupMember, MemberState, Role, StoreRecord};
 use crate::plan::{BalancerChange, BalancerView, LifecycleResult};
@@ -26,6 +27,17 @@ pub enum WriteOutcome {
     Conflict,
 }
 
+/// What a conditional save of the cluster's record came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    Written,
+    /// Someone else wrote first. `current` is what the store holds now when its refusal
+    /// says (so the writer need not read it again); None: read it.
+    Lost {
+        current: Option<Box<StoreRecord>>,
+    },
+}
+
 /// The cluster's record, written only if nobody wrote since it was read.
 pub trait ClusterStore: Send + Sync {
     fn load(&self) -> impl Future<Output = Result<StoreRecord, PortError>> + Send;
@@ -35,7 +47,7 @@ pub trait ClusterStore: Send + Sync {
         &self,
         record: &StoreRecord,
         expected_generation: u64,
-    ) -> impl Future<Output = Result<WriteOutcome, PortError>> + Send;
+    ) -> impl Future<Output = Result<Saved, PortError>> + Send;
     /// Removes the record (the cluster is being deleted); removing none is not an error.
     fn remove(&self) -> impl Future<Output = Result<(), PortError>> + Send;
 }
@@ -158,4 +170,21 @@ pub trait ManagersRecord: Send + Sync {
         current: Option<&DnsRecord>,
         wanted: &[String],
     ) -> impl Future<Output = Result<WriteOutcome, PortError>> + Send;
+}
+
+/// Time as the trigger's runtime keeps it: the brain has no runtime of its own, so it
+/// reads the clock and pauses through this.
+pub trait Clock: Send + Sync {
+    /// Seconds since the epoch.
+    fn now(&self) -> u64;
+    fn pause(&self, how_long: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// Where a trigger's follow-ups go: a request for a reconcile soon, on the queue the
+/// trigger consumes (on AWS the lifecycle queue, delayed by `delay_seconds`).
+pub trait FollowUps: Send + Sync {
+    fn request_reconcile(
+        &self,
+        delay_seconds: u64,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }

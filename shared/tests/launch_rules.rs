@@ -4,7 +4,7 @@ use swarmhook::cluster::{
     Availability, ClusterView, EngineState, InitClaim, JoinLease, ManagerRecord, ManagerStatus,
     MemberState, NodeRecord, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
 };
-use swarmhook::plan::{next_launch_step, LaunchAction, LifecycleResult, Step};
+use swarmhook::plan::{next_launch_step, LaunchAction, LifecycleResult, Step, WaitingFor};
 use swarmhook::settings::ClusterSettings;
 
 const NOW: u64 = 10_000;
@@ -20,6 +20,7 @@ fn view(role: Option<Role>, engine: EngineState) -> ClusterView {
             lifecycle: role.map(|_| MemberState::Pending),
             address: Some("10.0.1.9".into()),
             engine,
+            joined_now: false,
             membership: None,
             running_tasks: None,
         },
@@ -307,7 +308,8 @@ fn a_worker_takes_a_slot_and_joins_without_asking_first() {
         expires_at: NOW + 100,
     });
     assert!(matches!(next(&v), Step::Join { .. }));
-    // The join reported the engine in the swarm: the swarm confirms it, waiting for Ready.
+    // An engine found in a swarm it did not join in this delivery, and not registered:
+    // the swarm confirms it is this one's, waiting for Ready.
     v.subject.engine = EngineState::Active {
         node_id: "n-new".into(),
         cluster_id: None,
@@ -323,6 +325,96 @@ fn a_worker_takes_a_slot_and_joins_without_asking_first() {
     v.swarm_observed = true;
     v.subject.membership = Some(member("new", Role::Worker, true));
     assert!(matches!(next(&v), Step::RecordJoined { .. }));
+}
+
+#[test]
+fn a_worker_that_joined_now_is_recorded_on_its_own_word_and_a_manager_is_not() {
+    for role in [Role::Worker, Role::Manager] {
+        let mut v = first_view(role);
+        v.store.leases.push(JoinLease {
+            instance_id: "i-new".into(),
+            role,
+            expires_at: NOW + 100,
+        });
+        // The join script joined it with the role's token, and reports it active.
+        v.subject.engine = EngineState::Active {
+            node_id: "n-new".into(),
+            cluster_id: (role == Role::Manager).then(|| "c1".into()),
+            is_manager: role == Role::Manager,
+        };
+        v.subject.joined_now = true;
+        let step = next(&v);
+        match role {
+            Role::Worker => assert!(
+                matches!(&step, Step::RecordJoined { node_id, .. } if node_id == "n-new"),
+                "{step:?}"
+            ),
+            // A manager's reachability is the quorum's: a manager confirms it.
+            Role::Manager => assert_eq!(
+                step,
+                Step::ObserveSwarm {
+                    node_id: Some("n-new".into()),
+                    until_ready: true,
+                }
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_registered_worker_found_active_under_its_node_id_completes_without_the_swarm() {
+    let mut v = first_view(Role::Worker);
+    v.store.nodes.push(NodeRecord {
+        instance_id: "i-new".into(),
+        node_id: "n-new".into(),
+        role: Role::Worker,
+    });
+    v.subject.engine = EngineState::Active {
+        node_id: "n-new".into(),
+        cluster_id: None,
+        is_manager: false,
+    };
+    assert!(matches!(
+        next(&v),
+        Step::Complete {
+            result: LifecycleResult::Continue,
+            ..
+        }
+    ));
+    // Under another node id (it left and joined again elsewhere): the swarm is asked.
+    v.store.nodes[0].node_id = "n-old".into();
+    assert!(matches!(next(&v), Step::ObserveSwarm { .. }));
+}
+
+#[test]
+fn each_not_yet_names_what_a_pause_must_look_at_again() {
+    let mut v = first_view(Role::Worker);
+    v.store.leases.push(JoinLease {
+        instance_id: "i-new".into(),
+        role: Role::Worker,
+        expires_at: NOW + 100,
+    });
+    let waiting_for = |v: &ClusterView| match next(v) {
+        Step::RetryLater { waiting_for, .. } => Some(waiting_for),
+        _ => None,
+    };
+    v.subject.engine = EngineState::Unreachable;
+    assert_eq!(waiting_for(&v), Some(WaitingFor::Engine));
+    v.subject.engine = EngineState::Pending;
+    assert_eq!(waiting_for(&v), Some(WaitingFor::Engine));
+    // A manager without an address waits for the cloud: only a later delivery reads it.
+    let mut m = first_view(Role::Manager);
+    m.subject.address = None;
+    assert_eq!(waiting_for(&m), Some(WaitingFor::Cloud));
+    // A worker at the cap waits for the others' slots in the store.
+    let mut w = first_view(Role::Worker);
+    w.settings.worker_join_parallelism = 1;
+    w.store.leases.push(JoinLease {
+        instance_id: "i-other".into(),
+        role: Role::Worker,
+        expires_at: NOW + 100,
+    });
+    assert_eq!(waiting_for(&w), Some(WaitingFor::Store));
 }
 
 #[test]

@@ -74,6 +74,7 @@ fn leaving(role: Role, managers: usize) -> ClusterView {
                 cluster_id: None,
                 is_manager: role == Role::Manager,
             },
+            joined_now: false,
             membership: Some(me),
             running_tasks: Some(0),
         },

@@ -1,9 +1,12 @@
 //! The cluster's record in DynamoDB: one item per cluster, its generation as the
 //! condition of every write.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use swarmhook::cluster::StoreRecord;
-use swarmhook::ports::{ClusterStore, PortError, WriteOutcome};
+use swarmhook::ports::{ClusterStore, PortError, Saved};
 
 use crate::error::{code_of, port_error};
 
@@ -24,6 +27,15 @@ impl DynamoStore {
             table: table.into(),
             cluster: cluster.into(),
         }
+    }
+
+    /// The record an item holds (None: the item holds none, a table written by no one).
+    fn record_of(&self, item: &HashMap<String, AttributeValue>) -> Result<StoreRecord, PortError> {
+        let json = item
+            .get("record")
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| self.corrupt("the item has no record".into()))?;
+        serde_json::from_str(json).map_err(|e| self.corrupt(e.to_string()))
     }
 
     fn corrupt(&self, why: String) -> PortError {
@@ -47,21 +59,17 @@ impl ClusterStore for DynamoStore {
             .send()
             .await
             .map_err(|e| port_error("GetItem", &self.table, e))?;
-        let Some(item) = out.item() else {
-            return Ok(StoreRecord::default());
-        };
-        let json = item
-            .get("record")
-            .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| self.corrupt("the item has no record".into()))?;
-        serde_json::from_str(json).map_err(|e| self.corrupt(e.to_string()))
+        match out.item() {
+            None => Ok(StoreRecord::default()),
+            Some(item) => self.record_of(item),
+        }
     }
 
     async fn save(
         &self,
         record: &StoreRecord,
         expected_generation: u64,
-    ) -> Result<WriteOutcome, PortError> {
+    ) -> Result<Saved, PortError> {
         let json = serde_json::to_string(record).map_err(|e| self.corrupt(e.to_string()))?;
         let put = self
             .client
@@ -73,6 +81,8 @@ impl ClusterStore for DynamoStore {
                 AttributeValue::N(record.generation.to_string()),
             )
             .item("record", AttributeValue::S(json))
+            // A lost race returns what won, which spares the loser a read.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .expression_attribute_names("#g", "generation")
             .expression_attribute_values(
                 ":expected",
@@ -86,13 +96,21 @@ impl ClusterStore for DynamoStore {
             put.condition_expression("#g = :expected")
         };
         let result = put.send().await;
-        match result {
-            Ok(_) => Ok(WriteOutcome::Written),
-            Err(e) if code_of(&e) == Some("ConditionalCheckFailedException") => {
-                Ok(WriteOutcome::Conflict)
-            }
-            Err(e) => Err(port_error("PutItem", &self.table, e)),
+        let e = match result {
+            Ok(_) => return Ok(Saved::Written),
+            Err(e) => e,
+        };
+        if let Some(PutItemError::ConditionalCheckFailedException(lost)) = e.as_service_error() {
+            // An item whose record cannot be read is read again (and reported) by load.
+            let current = (lost.item())
+                .and_then(|item| self.record_of(item).ok())
+                .map(Box::new);
+            return Ok(Saved::Lost { current });
         }
+        if code_of(&e) == Some("ConditionalCheckFailedException") {
+            return Ok(Saved::Lost { current: None });
+        }
+        Err(port_error("PutItem", &self.table, e))
     }
 
     async fn remove(&self) -> Result<(), PortError> {

@@ -2,6 +2,7 @@
 
 use swarmhook::execute::TokenParameters;
 use swarmhook::settings::ClusterSettings;
+use swarmhook::trigger::TriggerSettings;
 use swarmhook_aws::{BalancerSettingError, BalancerSettings, RecordSettingMissing, RecordSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,30 +25,20 @@ pub enum ConfigError {
 pub struct Config {
     pub cluster: String,
     pub table: String,
-    pub manager_group: String,
-    pub worker_group: String,
-    pub tokens: TokenParameters,
+    /// How the brain runs: the groups, the tokens' parameters, the waits.
+    pub brain: TriggerSettings,
     /// The stack whose groups wait for a signal per instance (their creation policy);
     /// None when nothing waits (no signals are sent).
     pub stack: Option<String>,
-    pub settings: ClusterSettings,
-    /// The launch hook's heartbeat timeout: how long an action lasts without a heartbeat.
-    pub hook_timeout_seconds: u64,
-    /// The lifecycle queue: "not yet" shortens a message's visibility to `retry_seconds`.
+    /// The lifecycle queue: "not yet" shortens a message's visibility, and a reconcile
+    /// request goes there.
     pub queue_url: String,
-    pub retry_seconds: u64,
-    /// How long one delivery may look again in-process before "not yet" goes back to
-    /// the queue (0: at once).
-    pub wait_seconds: u64,
-    /// How long one reconcile run may begin new work (it finishes what it began; keep it
-    /// well under the function's timeout).
-    pub reconcile_seconds: u64,
     /// The stack's Network Load Balancer (None: no balancing).
     pub load_balancer: Option<BalancerSettings>,
     /// The managers' DNS record (None: the stack has none).
     pub managers_record: Option<RecordSettings>,
-    /// Where a message that is not a lifecycle event goes at once (None: the queue's
-    /// redrive moves it after its receives run out).
+    /// Where a message that cannot be handled goes at once (None: the queue's redrive
+    /// moves it after its receives run out).
     pub dead_letter_url: Option<String>,
 }
 
@@ -101,25 +92,30 @@ impl Config {
         Ok(Config {
             cluster: required("SWARMHOOK_CLUSTER")?,
             table: required("SWARMHOOK_TABLE")?,
-            manager_group: required("SWARMHOOK_MANAGER_GROUP")?,
-            worker_group: required("SWARMHOOK_WORKER_GROUP")?,
-            tokens,
+            brain: TriggerSettings {
+                cluster: ClusterSettings {
+                    worker_join_parallelism: number("SWARMHOOK_WORKER_JOIN_PARALLELISM", 10, 1)?
+                        as usize,
+                    reconcile_batch: number("SWARMHOOK_RECONCILE_BATCH", 10, 1)? as usize,
+                    // At most 900: SQS's longest delay.
+                    reconcile_delay_seconds: delay_seconds(
+                        "SWARMHOOK_RECONCILE_DELAY_SECONDS",
+                        20,
+                    )?,
+                    ..ClusterSettings::default()
+                },
+                tokens,
+                manager_group: required("SWARMHOOK_MANAGER_GROUP")?,
+                worker_group: required("SWARMHOOK_WORKER_GROUP")?,
+                hook_timeout_seconds: number("SWARMHOOK_HOOK_TIMEOUT_SECONDS", 600, 30)?,
+                retry_seconds: number("SWARMHOOK_RETRY_SECONDS", 10, 1)?,
+                wait_seconds: number("SWARMHOOK_WAIT_SECONDS", 8, 0)?,
+                reconcile_seconds: number("SWARMHOOK_RECONCILE_SECONDS", 60, 1)?,
+            },
             stack: std::env::var("SWARMHOOK_STACK")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
-            settings: ClusterSettings {
-                worker_join_parallelism: number("SWARMHOOK_WORKER_JOIN_PARALLELISM", 10, 1)?
-                    as usize,
-                reconcile_batch: number("SWARMHOOK_RECONCILE_BATCH", 10, 1)? as usize,
-                // At most 900: SQS's longest delay.
-                reconcile_delay_seconds: delay_seconds("SWARMHOOK_RECONCILE_DELAY_SECONDS", 20)?,
-                ..ClusterSettings::default()
-            },
-            hook_timeout_seconds: number("SWARMHOOK_HOOK_TIMEOUT_SECONDS", 600, 30)?,
             queue_url: required("SWARMHOOK_QUEUE_URL")?,
-            retry_seconds: number("SWARMHOOK_RETRY_SECONDS", 10, 1)?,
-            wait_seconds: number("SWARMHOOK_WAIT_SECONDS", 8, 0)?,
-            reconcile_seconds: number("SWARMHOOK_RECONCILE_SECONDS", 60, 1)?,
             load_balancer: BalancerSettings::from_env()?,
             managers_record: RecordSettings::from_env()?,
             dead_letter_url: std::env::var("SWARMHOOK_DEAD_LETTER_URL")

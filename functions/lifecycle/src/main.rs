@@ -1,17 +1,22 @@
 //! The lifecycle function: Auto Scaling lifecycle events, delivered by EventBridge to SQS,
-//! handed to the brain; and the reconcile schedule's ticks, on the same queue. Configuration is checked and clients are built once, at cold start.
+//! and the reconcile schedule's ticks, on the same queue: each parsed into the brain's
+//! event, handed to the brain, and its reply carried out on the queue. Configuration is
+//! checked and clients are built once, at cold start.
 
+mod clock;
 mod config;
 mod handler;
 mod metrics;
-mod reconcile;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use swarmhook::trigger::Brain;
 use swarmhook_aws::{
-    AutoScalingFleet, DynamoStore, NetworkBalancer, Route53ManagersRecord, SsmEngine, StackSignals,
+    AutoScalingFleet, DynamoStore, NetworkBalancer, Route53ManagersRecord, SqsFollowUps, SsmEngine,
+    StackSignals,
 };
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use clock::TokioClock;
 use config::Config;
 use handler::Lifecycle;
 
@@ -24,7 +29,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let lifecycle = Lifecycle {
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let brain = Brain {
         store: DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&aws),
             &config.table,
@@ -34,8 +40,8 @@ async fn main() -> Result<(), Error> {
         fleet: AutoScalingFleet::new(
             aws_sdk_autoscaling::Client::new(&aws),
             aws_sdk_ec2::Client::new(&aws),
-            &config.manager_group,
-            &config.worker_group,
+            &config.brain.manager_group,
+            &config.brain.worker_group,
         )
         .with_stack_signals(config.stack.as_ref().map(|stack| StackSignals {
             cloudformation: aws_sdk_cloudformation::Client::new(&aws),
@@ -47,8 +53,16 @@ async fn main() -> Result<(), Error> {
             .map(|settings| NetworkBalancer::from_sdk(&aws, settings, &config.cluster)),
         managers_record: (config.managers_record.as_ref())
             .map(|settings| Route53ManagersRecord::from_sdk(&aws, settings)),
-        sqs: aws_sdk_sqs::Client::new(&aws),
-        config,
+        follow_ups: SqsFollowUps::new(sqs.clone(), &config.queue_url),
+        clock: TokioClock,
+        settings: config.brain,
+    };
+    let lifecycle = Lifecycle {
+        brain,
+        cluster: config.cluster,
+        queue_url: config.queue_url,
+        dead_letter_url: config.dead_letter_url,
+        sqs,
     };
     let lifecycle = &lifecycle;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -3,6 +3,8 @@
 //! `Swarmhook`, dimension `Cluster`). No API call, so no cost on the event's path.
 
 use serde_json::{json, Map, Value};
+use swarmhook::plan::LifecycleResult;
+use swarmhook::trigger::Report;
 
 pub const NAMESPACE: &str = "Swarmhook";
 
@@ -52,6 +54,58 @@ pub fn emit(cluster: &str, metrics: &[(&str, Unit, f64)]) {
         return;
     }
     println!("{}", emf_line(cluster, now_ms(), metrics));
+}
+
+/// The values one of the brain's reports counts: a join or a removal and how long it took
+/// from the event to its completion; a reconcile's outcome, the swarm's census and the
+/// balancer's state.
+pub fn values_of(report: &Report) -> Vec<(&'static str, Unit, f64)> {
+    match report {
+        Report::Completed {
+            launching,
+            result,
+            began_at_ms,
+        } => {
+            let what = match (launching, result) {
+                (true, LifecycleResult::Continue) => "Joins",
+                (true, LifecycleResult::Abandon) => "JoinsAbandoned",
+                (false, _) => "Removals",
+            };
+            let mut values = vec![(what, Unit::Count, 1.0)];
+            if let Some(began) = began_at_ms {
+                let latency = (now_ms() as i64 - began).max(0) as f64;
+                values.push(("LifecycleLatency", Unit::Milliseconds, latency));
+            }
+            values
+        }
+        Report::Reconciled { run, balance } => {
+            let mut values = vec![
+                ("Removals", Unit::Count, run.removed.len() as f64),
+                ("Joins", Unit::Count, run.joined.len() as f64),
+                ("CannotJoin", Unit::Count, run.cannot_join.len() as f64),
+            ];
+            if let Some(c) = run.census {
+                values.extend([
+                    ("Managers", Unit::Count, f64::from(c.managers)),
+                    ("Workers", Unit::Count, f64::from(c.workers)),
+                    (
+                        "ReachableManagers",
+                        Unit::Count,
+                        f64::from(c.reachable_managers),
+                    ),
+                    ("NodesDown", Unit::Count, f64::from(c.nodes_down)),
+                ]);
+            }
+            if let Some(b) = balance {
+                values.extend([
+                    ("Listeners", Unit::Count, b.listeners as f64),
+                    ("PortsRefused", Unit::Count, b.refused.len() as f64),
+                    ("BalancerChangesFailed", Unit::Count, b.failed.len() as f64),
+                ]);
+            }
+            values
+        }
+    }
 }
 
 /// Milliseconds since the epoch.

@@ -41,6 +41,11 @@ pub struct Subject {
     pub lifecycle: Option<MemberState>,
     pub address: Option<String>,
     pub engine: EngineState,
+    /// Its engine joined in this delivery: the join script, run with the role's token
+    /// against the recorded managers, reported that it joined and is active. That is the
+    /// swarm's own acceptance of the node (a worker needs no manager's word beside it).
+    #[serde(default)]
+    pub joined_now: bool,
     /// The subject as a manager of the swarm reports it, if it is a member.
     pub membership: Option<SwarmMember>,
     /// Tasks the swarm still wants running on the subject (known once it is a member).

@@ -1,12 +1,18 @@
 //! One delivery of a lifecycle action, driven to its end or to "not yet": read the
 //! store, ask the planner for the next step, perform it (an observation it asked for, or
-//! a change whose outcome updates the view), ask again. Launches and terminations differ
-//! only in their planner; reconcile drives the same planners for an instance no
-//! lifecycle action waits on (a ghost, or an instance in service but not joined).
+//! a change whose outcome updates the view), ask again. A "not yet" pauses and looks
+//! again at what it waits for, within the delivery's budget for waiting, before the
+//! event goes back to its queue. Launches and terminations differ only in their planner;
+//! reconcile drives the same planners for an instance no lifecycle action waits on (a
+//! ghost, or an instance in service but not joined).
 
-use crate::cluster::ClusterView;
-use crate::plan::{LifecycleResult, Step};
-use crate::ports::{ActionOutcome, ActionRef, ClusterStore, Fleet, InstanceFacts, NodeEngine};
+use std::time::Duration;
+
+use crate::cluster::{ClusterView, EngineState};
+use crate::plan::{LifecycleResult, Step, WaitingFor};
+use crate::ports::{
+    ActionOutcome, ActionRef, Clock, ClusterStore, Fleet, InstanceFacts, NodeEngine,
+};
 use crate::settings::ClusterSettings;
 
 use super::launch::{ExecuteError, Handled, Ports, TokenParameters};
@@ -15,11 +21,16 @@ use super::perform::{perform, step_name, StoreAfter};
 
 /// Enough steps for the longest path (claim, init, record, publish, lease, join, observe,
 /// record, complete; or observe twice, depart, demote, observe, drain, observe, leave,
-/// observe, remove, observe, forget, complete) with room for lost races.
-const MAX_STEPS: usize = 32;
+/// observe, remove, observe, forget, complete) with room for lost races and the looks
+/// again after pauses.
+const MAX_STEPS: usize = 48;
 
-pub(super) struct Delivery<'a, S, E, F> {
-    pub ports: &'a Ports<'a, S, E, F>,
+/// The first pause after a "not yet"; each one after is this much longer (an agent a
+/// moment from online costs a few looks, a slow boot few more).
+const PAUSE_STEP: Duration = Duration::from_millis(500);
+
+pub(super) struct Delivery<'a, S, E, F, C> {
+    pub ports: &'a Ports<'a, S, E, F, C>,
     pub settings: &'a ClusterSettings,
     pub tokens: &'a TokenParameters,
     pub instance_id: &'a str,
@@ -27,24 +38,29 @@ pub(super) struct Delivery<'a, S, E, F> {
     pub action: Option<&'a ActionRef>,
     /// Signal the stack for the instance's group after a CONTINUE (launches).
     pub signal_on_continue: bool,
+    /// How long this delivery may pause in all before a "not yet" goes back to the queue.
+    pub wait: Duration,
 }
 
-impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
+impl<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock> Delivery<'_, S, E, F, C> {
     pub async fn drive(
         &self,
         facts: &InstanceFacts,
         plan: impl Fn(&ClusterView) -> Step,
-        now: impl Fn() -> u64,
     ) -> Result<Handled, ExecuteError> {
         let Ports {
             store,
             engine: engine_port,
             fleet,
+            clock,
         } = *self.ports;
-        let mut view = first_view(store, self.settings, self.instance_id, facts, now()).await?;
+        let mut view =
+            first_view(store, self.settings, self.instance_id, facts, clock.now()).await?;
         let mut reconcile_claimed = false;
+        let mut waited = Duration::ZERO;
+        let mut pause = PAUSE_STEP;
         for _ in 0..MAX_STEPS {
-            view.now = now();
+            view.now = clock.now();
             let step = plan(&view);
             tracing::info!(step = step_name(&step), "next step");
             match step {
@@ -74,7 +90,27 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
                     });
                 }
                 Step::Disregard { reason } => return Ok(Handled::Disregarded { reason }),
-                Step::RetryLater { reason, heartbeat } => {
+                Step::RetryLater {
+                    reason,
+                    heartbeat,
+                    waiting_for,
+                } => {
+                    let may_pause = !heartbeat
+                        && waiting_for != WaitingFor::Cloud
+                        && waited + pause <= self.wait;
+                    if may_pause {
+                        tracing::info!(%reason, ?waiting_for, pause_ms = pause.as_millis() as u64, "not yet: looking again after a pause");
+                        clock.pause(pause).await;
+                        waited += pause;
+                        pause += PAUSE_STEP;
+                        match waiting_for {
+                            WaitingFor::Engine => view.subject.engine = EngineState::Unobserved,
+                            WaitingFor::Swarm => forget_swarm(&mut view),
+                            WaitingFor::Store => view.store = store.load().await?,
+                            WaitingFor::Cloud => {}
+                        }
+                        continue;
+                    }
                     if let (true, Some(action)) = (heartbeat, self.action) {
                         if fleet.heartbeat(action).await? == ActionOutcome::NotPending {
                             return Ok(Handled::Gone);
@@ -97,16 +133,17 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
                     reconcile_claimed |= outcome.reconcile_claimed;
                     match outcome.store {
                         StoreAfter::Unchanged => {}
-                        StoreAfter::Written(record) => view.store = *record,
+                        StoreAfter::Holds(record) | StoreAfter::Lost(record) => {
+                            view.store = *record
+                        }
                         StoreAfter::Stale => view.store = store.load().await?,
                     }
                     if let Some(engine) = outcome.engine {
                         view.subject.engine = engine;
                     }
+                    view.subject.joined_now |= outcome.joined;
                     if outcome.swarm_changed {
-                        view.swarm_observed = false;
-                        view.subject.membership = None;
-                        view.subject.running_tasks = None;
+                        forget_swarm(&mut view);
                     }
                 }
             }
@@ -117,16 +154,23 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet> Delivery<'_, S, E, F> {
     }
 }
 
+/// What was read of the swarm no longer holds (it changed, or time passed).
+fn forget_swarm(view: &mut ClusterView) {
+    view.swarm_observed = false;
+    view.subject.membership = None;
+    view.subject.running_tasks = None;
+}
+
 /// One delivery of a lifecycle action: the instance as the cloud describes it (nothing
 /// to do once it no longer exists), driven with `plan`.
-pub(super) async fn deliver_action<S: ClusterStore, E: NodeEngine, F: Fleet>(
-    ports: &Ports<'_, S, E, F>,
+pub(super) async fn deliver_action<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
+    ports: &Ports<'_, S, E, F, C>,
     settings: &ClusterSettings,
     tokens: &TokenParameters,
     action: &ActionRef,
     signal_on_continue: bool,
+    wait: Duration,
     plan: impl Fn(&ClusterView) -> Step,
-    now: impl Fn() -> u64,
 ) -> Result<Handled, ExecuteError> {
     let Some(facts) = ports.fleet.describe(&action.instance_id).await? else {
         tracing::info!("the instance is gone");
@@ -139,6 +183,7 @@ pub(super) async fn deliver_action<S: ClusterStore, E: NodeEngine, F: Fleet>(
         instance_id: &action.instance_id,
         action: Some(action),
         signal_on_continue,
+        wait,
     };
-    delivery.drive(&facts, plan, now).await
+    delivery.drive(&facts, plan).await
 }

@@ -1,9 +1,11 @@
 //! A launch lifecycle action, handled to its end or to "not yet".
 
-use crate::cluster::Role;
+use std::time::Duration;
+
+use crate::cluster::{ClusterView, Role};
 use crate::engine::{ParseError, ScriptError};
 use crate::plan::{next_launch_step, LaunchAction, LifecycleResult};
-use crate::ports::{ActionRef, ClusterStore, Fleet, NodeEngine, PortError};
+use crate::ports::{ActionRef, Clock, ClusterStore, Fleet, NodeEngine, PortError};
 use crate::settings::ClusterSettings;
 
 use super::drive::deliver_action;
@@ -84,45 +86,42 @@ impl ExecuteError {
     }
 }
 
-/// The cloud, through the brain's ports.
-pub struct Ports<'a, S, E, F> {
+/// The cloud, through the brain's ports, and the trigger's clock.
+pub struct Ports<'a, S, E, F, C> {
     pub store: &'a S,
     pub engine: &'a E,
     pub fleet: &'a F,
+    pub clock: &'a C,
 }
 
-impl<S, E, F> Clone for Ports<'_, S, E, F> {
+impl<S, E, F, C> Clone for Ports<'_, S, E, F, C> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<S, E, F> Copy for Ports<'_, S, E, F> {}
+impl<S, E, F, C> Copy for Ports<'_, S, E, F, C> {}
 
-/// Handles one delivery of a launch lifecycle action. After every CONTINUE the stack is
-/// signalled for the instance's group, even when a lost earlier delivery completed it:
-/// the stack counts one signal per instance, however often it is sent.
+/// Handles one delivery of a launch lifecycle action, pausing and looking again within
+/// `wait` while the answer is "not yet". After every CONTINUE the stack is signalled for
+/// the instance's group, even when a lost earlier delivery completed it: the stack counts
+/// one signal per instance, however often it is sent.
 #[tracing::instrument(skip_all, fields(instance_id = %action.instance_id, group = %action.group))]
-pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet>(
-    ports: &Ports<'_, S, E, F>,
+pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
+    ports: &Ports<'_, S, E, F, C>,
     settings: &ClusterSettings,
     tokens: &TokenParameters,
     action: &ActionRef,
     seconds_left: u64,
-    now: impl Fn() -> u64,
+    wait: Duration,
 ) -> Result<Handled, ExecuteError> {
-    let launch = LaunchAction {
-        instance_id: action.instance_id.clone(),
-        seconds_left,
+    let began = ports.clock.now();
+    let plan = |view: &ClusterView| {
+        let launch = LaunchAction {
+            instance_id: action.instance_id.clone(),
+            seconds_left: seconds_left.saturating_sub(view.now.saturating_sub(began)),
+        };
+        next_launch_step(view, &launch)
     };
-    deliver_action(
-        ports,
-        settings,
-        tokens,
-        action,
-        true,
-        |view| next_launch_step(view, &launch),
-        now,
-    )
-    .await
+    deliver_action(ports, settings, tokens, action, true, wait, plan).await
 }

@@ -28,6 +28,7 @@ pub(super) async fn first_view<S: ClusterStore>(
             lifecycle: facts.lifecycle,
             address: facts.address.clone(),
             engine: EngineState::Unobserved,
+            joined_now: false,
             membership: None,
             running_tasks: None,
         },

@@ -7,7 +7,7 @@ use crate::cluster::{ClusterView, EngineState, StoreRecord};
 use crate::cluster::{Departure, InitClaim, JoinLease, ManagerRecord, NodeRecord, SwarmRecord};
 use crate::engine;
 use crate::plan::Step;
-use crate::ports::{ClusterStore, NodeEngine, WriteOutcome};
+use crate::ports::{ClusterStore, NodeEngine, Saved};
 
 use super::launch::{ExecuteError, TokenParameters};
 
@@ -17,8 +17,11 @@ pub(super) enum StoreAfter {
     /// The step did not write.
     #[default]
     Unchanged,
-    /// The step's conditional write won: the store holds this record.
-    Written(Box<StoreRecord>),
+    /// The store holds this record: the one the step's conditional write put there, or,
+    /// when it lost, the one the store said it holds instead.
+    Holds(Box<StoreRecord>),
+    /// The write lost to another writer, who wrote this.
+    Lost(Box<StoreRecord>),
     /// The write lost to another writer (or was not made after all): read it again.
     Stale,
 }
@@ -31,6 +34,8 @@ pub(super) struct Outcome {
     pub engine: Option<EngineState>,
     /// The step changed the swarm: what was read of it no longer holds.
     pub swarm_changed: bool,
+    /// The subject's engine joined (the join script says it joined, and is active).
+    pub joined: bool,
     /// The step's write claimed the window for a reconcile soon after this change: the
     /// trigger sends the request.
     pub reconcile_claimed: bool,
@@ -133,10 +138,15 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
                     None => {}
                 }
             }
-            outcome.engine = Some(match out {
+            let joined_ms = out
+                .as_ref()
+                .and_then(|o| engine::parse_join_millis(&o.stdout));
+            let reported = match out {
                 None => EngineState::Unreachable,
                 Some(out) => engine::parse_engine_report(&out.stdout)?,
-            });
+            };
+            outcome.joined = joined_ms.is_some() && matches!(reported, EngineState::Active { .. });
+            outcome.engine = Some(reported);
             outcome.swarm_changed = true;
         }
         Step::RecordManager {
@@ -217,7 +227,7 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
         | Step::RetryLater { .. }
         | Step::Disregard { .. } => {}
     }
-    if matches!(outcome.store, StoreAfter::Stale) {
+    if matches!(outcome.store, StoreAfter::Stale | StoreAfter::Lost(_)) {
         outcome.reconcile_claimed = false;
     }
     Ok(outcome)
@@ -242,8 +252,18 @@ async fn save<S: ClusterStore>(
     expected: u64,
 ) -> Result<StoreAfter, ExecuteError> {
     match store.save(&record, expected).await? {
-        WriteOutcome::Written => Ok(StoreAfter::Written(Box::new(record))),
-        WriteOutcome::Conflict => {
+        Saved::Written => Ok(StoreAfter::Holds(Box::new(record))),
+        Saved::Lost {
+            current: Some(current),
+        } => {
+            tracing::info!(
+                expected,
+                now = current.generation,
+                "lost a write race; the store said what it holds"
+            );
+            Ok(StoreAfter::Lost(current))
+        }
+        Saved::Lost { current: None } => {
             tracing::info!(expected, "lost a write race; reading the store again");
             Ok(StoreAfter::Stale)
         }

@@ -5,6 +5,8 @@
 //! found already serving and registered. Bounded: at most `reconcile_batch` instances,
 //! and none begun after `budget_ends_at`; the rest wait for the next run.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use tracing::Instrument;
 
@@ -14,7 +16,7 @@ use crate::plan::{
     next_launch_step, next_terminate_step, plan_reconcile, LaunchAction, LifecycleResult,
     TerminateAction,
 };
-use crate::ports::{ClusterStore, Fleet, InstanceFacts, NodeEngine};
+use crate::ports::{Clock, ClusterStore, Fleet, InstanceFacts, NodeEngine};
 use crate::settings::ClusterSettings;
 
 use super::drive::Delivery;
@@ -40,13 +42,13 @@ pub struct ReconcileReport {
 
 /// Runs one reconcile.
 #[tracing::instrument(skip_all, fields(budget_ends_at))]
-pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
-    ports: &Ports<'_, S, E, F>,
+pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
+    ports: &Ports<'_, S, E, F, C>,
     settings: &ClusterSettings,
     tokens: &TokenParameters,
     budget_ends_at: u64,
-    now: impl Fn() -> u64,
 ) -> Result<ReconcileReport, ExecuteError> {
+    let now = || ports.clock.now();
     let record = ports.store.load().await?;
     let members = ports.fleet.members().await?;
     let work = plan_reconcile(&record, &members, settings.reconcile_batch);
@@ -61,6 +63,8 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
         instance_id,
         action: None,
         signal_on_continue: false,
+        // A run has many instances to see to: none waits in-process.
+        wait: Duration::ZERO,
     };
 
     for ghost in &work.ghosts {
@@ -97,7 +101,7 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
             swarm_deleting: false,
         };
         let handled = delivery(id)
-            .drive(&facts, |view| next_terminate_step(view, &terminate), &now)
+            .drive(&facts, |view| next_terminate_step(view, &terminate))
             .instrument(tracing::info_span!("ghost", instance_id = id, role = %ghost.role))
             .await;
         match handled {
@@ -129,7 +133,7 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
             seconds_left: u64::MAX,
         };
         let handled = delivery(id)
-            .drive(&facts, |view| next_launch_step(view, &launch), &now)
+            .drive(&facts, |view| next_launch_step(view, &launch))
             .instrument(tracing::info_span!("unjoined", instance_id = id, role = %member.role))
             .await;
         match handled {
@@ -154,8 +158,8 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet>(
 }
 
 /// Counts the swarm on the first recorded manager that answers.
-async fn census<S: ClusterStore, E: NodeEngine, F: Fleet>(
-    ports: &Ports<'_, S, E, F>,
+async fn census<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
+    ports: &Ports<'_, S, E, F, C>,
 ) -> Result<Option<SwarmCensus>, ExecuteError> {
     let record = ports.store.load().await?;
     match on_a_manager(ports.engine, &record, &engine::swarm_census()).await? {

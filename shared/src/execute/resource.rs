@@ -2,7 +2,7 @@
 //! join tokens, and remove what the functions created outside the template.
 
 use crate::engine;
-use crate::ports::{ClusterStore, NodeEngine, TokenVault, WriteOutcome};
+use crate::ports::{ClusterStore, NodeEngine, Saved, TokenVault};
 use crate::resource::SwarmSpec;
 
 use super::launch::{ExecuteError, TokenParameters};
@@ -21,7 +21,7 @@ pub async fn record_spec<S: ClusterStore>(store: &S, spec: &SwarmSpec) -> Result
         let expected = record.generation;
         record.generation += 1;
         record.spec = Some(spec.clone());
-        if store.save(&record, expected).await? == WriteOutcome::Written {
+        if store.save(&record, expected).await? == Saved::Written {
             tracing::info!("recorded the swarm's spec");
             return Ok(());
         }

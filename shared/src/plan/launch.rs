@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::observation_needed::swarm_unobserved;
-use super::{LifecycleResult, Step};
+use super::{LifecycleResult, Step, WaitingFor};
 use crate::cluster::{ClusterView, EngineState, ManagerStatus, NodeStatus, Role};
 
 /// The launch lifecycle action an event is about.
@@ -15,10 +15,16 @@ pub struct LaunchAction {
     pub seconds_left: u64,
 }
 
-fn retry(view: &ClusterView, action: &LaunchAction, reason: impl Into<String>) -> Step {
+fn retry(
+    view: &ClusterView,
+    action: &LaunchAction,
+    waiting_for: WaitingFor,
+    reason: impl Into<String>,
+) -> Step {
     Step::RetryLater {
         reason: reason.into(),
         heartbeat: action.seconds_left <= view.settings.heartbeat_margin_seconds,
+        waiting_for,
     }
 }
 
@@ -44,6 +50,7 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
             return retry(
                 view,
                 action,
+                WaitingFor::Engine,
                 format!("{id}: engine or agent not online yet"),
             )
         }
@@ -56,7 +63,12 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
     // others to join through); a worker joins without one.
     let address = subject.address.clone();
     if role == Role::Manager && address.is_none() {
-        return retry(view, action, format!("{id}: no private address yet"));
+        return retry(
+            view,
+            action,
+            WaitingFor::Cloud,
+            format!("{id}: no private address yet"),
+        );
     }
     let Some(swarm) = &store.swarm else {
         return bootstrap(view, action, role, address.unwrap_or_default());
@@ -81,14 +93,22 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
                 expected_generation: store.generation,
             };
         }
-        if let Some(observe) = swarm_unobserved(view, true) {
-            return observe;
+        // A worker is serving on its own word when it joined in this delivery, or is the
+        // node the registry holds; anything else (and every manager, whose reachability
+        // the quorum depends on) is confirmed by a manager, waiting a moment for Ready.
+        let registered_as = store.node_of(&id).filter(|n| &n.node_id == node_id);
+        let on_its_word = role == Role::Worker && (subject.joined_now || registered_as.is_some());
+        if !on_its_word {
+            if let Some(observe) = swarm_unobserved(view, true) {
+                return observe;
+            }
         }
-        let serving = subject.membership.as_ref().is_some_and(|m| m.is_serving());
+        let serving = on_its_word || subject.membership.as_ref().is_some_and(|m| m.is_serving());
         if !serving {
             return retry(
                 view,
                 action,
+                WaitingFor::Swarm,
                 format!("{id} joined; waiting for it to be Ready"),
             );
         }
@@ -116,7 +136,12 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
         };
     }
     if subject.engine == EngineState::Pending {
-        return retry(view, action, format!("{id}: its join is still in progress"));
+        return retry(
+            view,
+            action,
+            WaitingFor::Engine,
+            format!("{id}: its join is still in progress"),
+        );
     }
 
     // Inactive, or not asked yet (the join script asks it, and joins only if it is
@@ -126,12 +151,22 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
         return Step::ObserveEngine { instance_id: id };
     }
     if !swarm.tokens_published {
-        return retry(view, action, "the join tokens are not published yet");
+        return retry(
+            view,
+            action,
+            WaitingFor::Store,
+            "the join tokens are not published yet",
+        );
     }
     if store.lease_of(&id, view.now).is_some() {
         let managers = store.manager_addresses_except(&id);
         if managers.is_empty() {
-            return retry(view, action, "no manager address is recorded yet");
+            return retry(
+                view,
+                action,
+                WaitingFor::Store,
+                "no manager address is recorded yet",
+            );
         }
         return Step::Join {
             instance_id: id,
@@ -142,12 +177,18 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
     match role {
         Role::Manager => {
             if store.other_leases(&id, Role::Manager, view.now) > 0 {
-                return retry(view, action, "another manager is joining: one at a time");
+                return retry(
+                    view,
+                    action,
+                    WaitingFor::Store,
+                    "another manager is joining: one at a time",
+                );
             }
             if let Some(d) = store.departures.iter().find(|d| d.role == Role::Manager) {
                 return retry(
                     view,
                     action,
+                    WaitingFor::Store,
                     format!(
                         "manager {} is leaving: one membership change at a time",
                         d.instance_id
@@ -164,6 +205,7 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
                 return retry(
                     view,
                     action,
+                    WaitingFor::Swarm,
                     format!(
                         "manager {} is not reachable yet: one membership change at a time",
                         m.hostname
@@ -177,6 +219,7 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
                 return retry(
                     view,
                     action,
+                    WaitingFor::Store,
                     format!("{joining} workers are joining (the cap)"),
                 );
             }
@@ -199,6 +242,7 @@ fn bootstrap(view: &ClusterView, action: &LaunchAction, role: Role, address: Str
         return retry(
             view,
             action,
+            WaitingFor::Store,
             "waiting for the first manager to create the swarm",
         );
     }
@@ -213,6 +257,7 @@ fn bootstrap(view: &ClusterView, action: &LaunchAction, role: Role, address: Str
         Some(c) if c.instance_id != id => retry(
             view,
             action,
+            WaitingFor::Store,
             format!("{} is creating the swarm", c.instance_id),
         ),
         Some(c) => match &view.subject.engine {
@@ -235,6 +280,7 @@ fn bootstrap(view: &ClusterView, action: &LaunchAction, role: Role, address: Str
             other => retry(
                 view,
                 action,
+                WaitingFor::Engine,
                 format!("{id}: waiting for swarm init to settle ({other:?})"),
             ),
         },

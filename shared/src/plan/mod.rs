@@ -23,5 +23,5 @@ pub use load_balancer::{
 };
 pub use observation_needed::subject_node_id;
 pub use reconcile::{plan_reconcile, Ghost, ReconcileWork};
-pub use step::{LifecycleResult, Step};
+pub use step::{LifecycleResult, Step, WaitingFor};
 pub use terminate::{next_terminate_step, quorum_allows_removal, TerminateAction};

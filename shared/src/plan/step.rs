@@ -13,6 +13,21 @@ pub enum LifecycleResult {
     Abandon,
 }
 
+/// What a "not yet" waits on: what a delivery that pauses must read again (and nothing
+/// else) before the planner decides once more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WaitingFor {
+    /// The subject's engine or agent: to come up, or a join or an init to settle.
+    Engine,
+    /// The swarm as a manager reports it: a node Ready or down, tasks moved, a manager
+    /// answering.
+    Swarm,
+    /// Another instance's change in the store: a slot, a departure, a claim, the tokens.
+    Store,
+    /// The cloud's facts on the instance (its address): only a later delivery reads them.
+    Cloud,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Step {
     /// Ask the subject's engine where it stands (`EngineState`).
@@ -103,9 +118,14 @@ pub enum Step {
         result: LifecycleResult,
         reason: String,
     },
-    /// Terminal: not yet; the event comes back later. Heartbeat first when the action's
-    /// timeout would run out before then.
-    RetryLater { reason: String, heartbeat: bool },
+    /// Not yet. The delivery may pause and look again at what it waits for (within its
+    /// budget for waiting in-process); else the event comes back later, with a heartbeat
+    /// first when the action's timeout would run out before then.
+    RetryLater {
+        reason: String,
+        heartbeat: bool,
+        waiting_for: WaitingFor,
+    },
     /// Terminal: the event says what the cloud does not confirm (stale, replayed or
     /// forged): nothing is done, not even a completion, and the event is dropped.
     Disregard { reason: String },

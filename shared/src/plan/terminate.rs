@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::observation_needed::{engine_unobserved, swarm_unobserved};
-use super::{LifecycleResult, Step};
+use super::{LifecycleResult, Step, WaitingFor};
 use crate::cluster::{
     Availability, ClusterView, EngineState, MemberState, NodeStatus, Role, SwarmMember,
 };
@@ -33,10 +33,16 @@ pub struct TerminateAction {
     pub swarm_deleting: bool,
 }
 
-fn retry(view: &ClusterView, action: &TerminateAction, reason: impl Into<String>) -> Step {
+fn retry(
+    view: &ClusterView,
+    action: &TerminateAction,
+    waiting_for: WaitingFor,
+    reason: impl Into<String>,
+) -> Step {
     Step::RetryLater {
         reason: reason.into(),
         heartbeat: action.seconds_left <= view.settings.heartbeat_margin_seconds,
+        waiting_for,
     }
 }
 
@@ -101,6 +107,7 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
             return retry(
                 view,
                 action,
+                WaitingFor::Swarm,
                 format!("no manager answers: {id} cannot be removed yet"),
             );
         }
@@ -126,6 +133,7 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
                 return retry(
                     view,
                     action,
+                    WaitingFor::Store,
                     format!(
                         "manager {} is leaving: one membership change at a time",
                         other.instance_id
@@ -136,13 +144,12 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
                 return retry(
                     view,
                     action,
+                    WaitingFor::Store,
                     "a manager is joining: one membership change at a time",
                 );
             }
             if member.role == Role::Manager && !quorum_allows_removal(&view.managers, member) {
-                return retry(
-                    view,
-                    action,
+                return retry(view, action, WaitingFor::Swarm,
                     format!(
                         "removing manager {id} now would lose the managers' quorum: holding it until another manager serves"
                     ),
@@ -166,12 +173,18 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
             None => retry(
                 view,
                 action,
+                WaitingFor::Swarm,
                 format!("no other manager answers to demote {id}"),
             ),
         };
     }
     let Some(via) = via_other else {
-        return retry(view, action, format!("no manager answers to remove {id}"));
+        return retry(
+            view,
+            action,
+            WaitingFor::Swarm,
+            format!("no manager answers to remove {id}"),
+        );
     };
     if member.status == NodeStatus::Ready && member.availability != Availability::Drain {
         return Step::Drain {
@@ -187,6 +200,7 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
         return retry(
             view,
             action,
+            WaitingFor::Swarm,
             format!("{id}: waiting for {tasks} tasks to move"),
         );
     }
@@ -197,6 +211,7 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
         return retry(
             view,
             action,
+            WaitingFor::Swarm,
             format!("waiting for the swarm to see {id} down"),
         );
     }

@@ -183,6 +183,7 @@ impl World {
                 lifecycle,
                 address: Some(node.address.clone()),
                 engine: node.engine.clone(),
+                joined_now: false,
                 running_tasks: membership.as_ref().map(|_| 0),
                 membership,
             },

@@ -1,0 +1,20 @@
+//! The brain's clock: the system's time, and tokio's timer for its pauses.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use swarmhook::ports::Clock;
+
+pub struct TokioClock;
+
+impl Clock for TokioClock {
+    fn now(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+    }
+
+    async fn pause(&self, how_long: Duration) {
+        tokio::time::sleep(how_long).await
+    }
+}
