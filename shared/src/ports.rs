@@ -128,6 +128,12 @@ pub trait Fleet: Send + Sync {
         &self,
         action: &ActionRef,
     ) -> impl Future<Output = Result<ActionOutcome, PortError>> + Send;
+    /// Tells the group that the instance is unhealthy: it replaces it (through the
+    /// terminate hook). An instance that is gone, or leaving already, is not an error.
+    fn mark_unhealthy(
+        &self,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Tells the stack that this instance of `role`'s group is in the swarm and serving
     /// (a resource signal for the group's creation policy). A group that is not waiting
     /// for signals is not an error.

@@ -21,6 +21,10 @@ pub struct ClusterSettings {
     /// After a join or a removal, a reconcile runs this many seconds later; the changes
     /// within that window share it (the write that records the change claims it).
     pub reconcile_delay_seconds: u64,
+    /// How long a node may be Down or Unreachable while its instance runs before the
+    /// instance is marked unhealthy with the cloud (which replaces it through the
+    /// terminate hook).
+    pub dead_node_seconds: u64,
 }
 
 impl Default for ClusterSettings {
@@ -33,6 +37,7 @@ impl Default for ClusterSettings {
             drain_seconds: 60,
             reconcile_batch: 10,
             reconcile_delay_seconds: 20,
+            dead_node_seconds: 180,
         }
     }
 }

@@ -5,9 +5,7 @@ use swarmhook::cluster::{
     Availability, ClusterView, Departure, EngineState, JoinLease, ManagerRecord, ManagerStatus,
     MemberState, NodeRecord, NodeStatus, Role, StoreRecord, Subject, SwarmMember, SwarmRecord,
 };
-use swarmhook::plan::{
-    next_terminate_step, quorum_allows_removal, LifecycleResult, Step, TerminateAction,
-};
+use swarmhook::plan::{next_terminate_step, LifecycleResult, ManagerQuorum, Step, TerminateAction};
 use swarmhook::settings::ClusterSettings;
 
 const NOW: u64 = 10_000;
@@ -278,7 +276,7 @@ fn quorum_allows_one_removal_only_with_a_majority_left() {
     for (managers, want) in cases {
         let statuses: Vec<bool> = managers.iter().map(|m| m.is_serving()).collect();
         assert_eq!(
-            quorum_allows_removal(&managers, &managers[0]),
+            ManagerQuorum::of(&managers).allows_removal(managers[0].is_serving()),
             want,
             "removing the first of {statuses:?}"
         );

@@ -1,7 +1,8 @@
 //! Repair: what no clean hook covers. A node whose Docker engine stopped before its
 //! instance was terminated is still found (by the node id recorded when it joined) and
 //! removed by the terminate hook; instances killed outside any hook, the leader among
-//! them, are removed by the scheduled reconcile, and the group's replacements join.
+//! them, are removed by the scheduled reconcile, and the group's replacements join; nodes
+//! dead while their instance runs are replaced through the cloud.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -277,6 +278,74 @@ async fn instances_killed_outside_any_hook_the_leader_among_them_are_removed_by_
             .any(|l| l.contains(r#""Removals":"#) && l.contains(r#""Namespace":"Swarmhook""#)),
         "no metrics line from reconcile"
     );
+    lab.delete_stack(&swarm.stack_id).await?;
+    Ok(())
+}
+
+/// Instances whose nodes are dead while they run: a manager's (the leader's) and a
+/// worker's engines stop, with nothing terminating them. Reconcile notes them, marks each
+/// instance unhealthy once dead for `DeadNodeSeconds`, and the group replaces it through
+/// the terminate hook, while the managers scale out from 3 to 5 at the same time (a join
+/// is not held for the dead manager: 2 of 3 answer, a majority).
+#[tokio::test]
+async fn nodes_dead_while_their_instance_runs_are_replaced_while_managers_scale_out(
+) -> anyhow::Result<()> {
+    let lab = Lab::connect().await?;
+    let spec =
+        ProductSpec::new("10.200.75.0/24", "10.200.76.0/24", 3, 2).answer("DeadNodeSeconds", "30");
+    let swarm = Product::launch(&lab, &spec).await?;
+    let workers = swarm.ids(&lab, &swarm.workers).await?;
+    let (leader, watcher) = swarm.leader_and_another(&lab).await?;
+    let worker = workers[0].clone();
+    let dead = [&leader, &worker];
+    let node_ids = registered(&lab, &swarm, &dead).await?;
+
+    for id in dead {
+        lab.stop_engine(id).await?;
+    }
+    lab.autoscaling()
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(&swarm.managers)
+        .max_size(5)
+        .desired_capacity(5)
+        .send()
+        .await?;
+
+    // Reconcile (fired every ten seconds) replaces both; the scale-out completes beside.
+    swarm_becomes(&lab, &watcher, 5, 2, &node_ids, true).await?;
+    swarm.in_service(&lab, 7).await?;
+    let now: Vec<String> = swarm
+        .instances(&lab)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    for id in dead {
+        assert!(!now.contains(id), "{id} is still in its group: {now:?}");
+    }
+
+    // Each went through its terminate hook, completed once by the function.
+    let done = terminations(&lab).await?;
+    for id in dead {
+        let mine: Vec<_> = done
+            .iter()
+            .filter(|c| c["instance_id"] == id.as_str())
+            .collect();
+        assert_eq!(mine.len(), 1, "{id}: {mine:?}");
+        assert_eq!(mine[0]["by"], "token", "{id}: completed by the function");
+    }
+    let log = swarm.function_logs(&lab)?;
+    for id in dead {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(id.as_str()) && l.contains("marking the instance unhealthy")),
+            "{id}: never marked unhealthy"
+        );
+    }
+    let now_managers = swarm.ids(&lab, &swarm.managers).await?;
+    store_is_clean(&lab, &swarm, &dead, &now_managers).await?;
+    let record = swarm.record(&lab).await?;
+    assert!(record.suspects.is_empty(), "{:?}", record.suspects);
     lab.delete_stack(&swarm.stack_id).await?;
     Ok(())
 }

@@ -227,6 +227,27 @@ impl Fleet for AutoScalingFleet {
         action_outcome(sent, "RecordLifecycleActionHeartbeat", &action.instance_id)
     }
 
+    async fn mark_unhealthy(&self, instance_id: &str) -> Result<(), PortError> {
+        let sent = self
+            .autoscaling
+            .set_instance_health()
+            .instance_id(instance_id)
+            .health_status("Unhealthy")
+            // A node dead for minutes is past any grace period of its launch.
+            .should_respect_grace_period(false)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            // No group holds it any more: it is gone or going already.
+            Err(e) if code_of(&e) == Some("ValidationError") => {
+                tracing::info!(instance_id, "no group holds the instance any more");
+                Ok(())
+            }
+            Err(e) => Err(port_error("SetInstanceHealth", instance_id, e)),
+        }
+    }
+
     async fn signal_ready(&self, instance_id: &str, role: Role) -> Result<(), PortError> {
         let Some(signals) = &self.signals else {
             return Ok(());

@@ -102,6 +102,7 @@ impl Config {
                         "SWARMHOOK_RECONCILE_DELAY_SECONDS",
                         20,
                     )?,
+                    dead_node_seconds: number("SWARMHOOK_DEAD_NODE_SECONDS", 180, 30)?,
                     ..ClusterSettings::default()
                 },
                 tokens,

@@ -83,6 +83,7 @@ pub fn values_of(report: &Report) -> Vec<(&'static str, Unit, f64)> {
                 ("Removals", Unit::Count, run.removed.len() as f64),
                 ("Joins", Unit::Count, run.joined.len() as f64),
                 ("CannotJoin", Unit::Count, run.cannot_join.len() as f64),
+                ("DeadNodesReplaced", Unit::Count, run.replaced.len() as f64),
             ];
             if let Some(c) = run.census {
                 values.extend([

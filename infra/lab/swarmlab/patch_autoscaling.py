@@ -80,6 +80,27 @@ def _terminate_instance(self: AutoScalingBackend, instance_id: str, should_decre
     return asg_models.TerminateInstanceActivity(state.instance, original_size)
 
 
+def _set_instance_health(self: AutoScalingBackend, instance_id: str, health_status: str) -> None:
+    """SetInstanceHealth as AWS does it for a group with no instance maintenance policy: an
+    InService instance marked Unhealthy is terminated (through its terminate hooks: the
+    Terminating:Wait state and the lifecycle event) and a replacement launched at once,
+    unless the group's HealthCheck or ReplaceUnhealthy process is suspended. (moto only
+    stores the flag.)"""
+    state = next(
+        (s for g in self.autoscaling_groups.values() for s in g.instance_states if s.instance.id == instance_id),
+        None,
+    )
+    if state is None:
+        raise ValidationError(f"Instance Id not found - No managed instance found for instance ID: {instance_id}")
+    state.health_status = health_status
+    group = state.auto_scaling_group
+    suspended = set(group._suspended_processes or [])
+    if health_status == "Unhealthy" and state.lifecycle_state == "InService" \
+            and not suspended & {"HealthCheck", "ReplaceUnhealthy"}:
+        REGISTRY.begin_termination(group, state)
+        REGISTRY.top_up(group)
+
+
 _original_delete_group = AutoScalingBackend.delete_auto_scaling_group
 
 
@@ -234,6 +255,7 @@ def install() -> None:
     AutoScalingBackend.update_attached_target_groups = _update_attached_target_groups  # type: ignore[method-assign]
     AutoScalingBackend.notify_terminate_instances = _notify_terminate_instances  # type: ignore[method-assign]
     AutoScalingBackend.terminate_instance = _terminate_instance  # type: ignore[method-assign]
+    AutoScalingBackend.set_instance_health = _set_instance_health  # type: ignore[method-assign]
     AutoScalingBackend.delete_auto_scaling_group = _delete_auto_scaling_group  # type: ignore[method-assign]
     AutoScalingResponse.create_auto_scaling_group = _create_auto_scaling_group_response  # type: ignore[method-assign]
     AutoScalingResponse.put_lifecycle_hook = _put_lifecycle_hook  # type: ignore[method-assign]

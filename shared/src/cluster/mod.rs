@@ -11,6 +11,6 @@ pub use group::{GroupMember, MemberState};
 pub use observation::{ClusterView, EngineState, Subject};
 pub use published::{tls_label, PublishedPort, Transport};
 pub use store_record::{
-    Departure, InitClaim, JoinLease, ManagerRecord, NodeRecord, StoreRecord, SwarmRecord,
+    Departure, InitClaim, JoinLease, ManagerRecord, NodeRecord, StoreRecord, Suspect, SwarmRecord,
 };
 pub use swarm::{Availability, ManagerStatus, NodeStatus, Role, SwarmMember};

@@ -35,6 +35,18 @@ pub struct StoreRecord {
     /// join or a removal claims the window).
     #[serde(default)]
     pub reconcile_requested_until: Option<u64>,
+    /// Nodes a reconcile found Down or Unreachable while their instance runs, since when:
+    /// each is replaced once that has lasted `dead_node_seconds`.
+    #[serde(default)]
+    pub suspects: Vec<Suspect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspect {
+    pub instance_id: String,
+    pub node_id: String,
+    /// When a reconcile first found it so (unix seconds).
+    pub since: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,8 +8,8 @@ mod scripts;
 
 pub use parse::{
     parse_engine_report, parse_engine_state, parse_join_millis, parse_manager_list,
-    parse_node_inspect, parse_published_ports, parse_swarm_census, parse_swarm_view, ParseError,
-    SwarmCensus, SwarmView,
+    parse_node_inspect, parse_published_ports, parse_swarm_census, parse_swarm_view,
+    parse_unhealthy_nodes, ParseError, SwarmCensus, SwarmView,
 };
 pub use scripts::{
     demote_node, drain_node, init_swarm, join_swarm, leave_swarm, probe_engine, publish_tokens,

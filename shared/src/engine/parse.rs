@@ -88,6 +88,33 @@ pub fn parse_engine_report(stdout: &str) -> Result<EngineState, ParseError> {
     }
 }
 
+/// The ids of the nodes `swarm_census` found not serving (the lines after its marker);
+/// anything that is not a node id is an error.
+pub fn parse_unhealthy_nodes(stdout: &str) -> Result<Vec<String>, ParseError> {
+    use super::scripts::UNHEALTHY_MARKER;
+    let mut lines = stdout.lines().skip_while(|l| l.trim() != UNHEALTHY_MARKER);
+    if lines.next().is_none() {
+        return Err(ParseError::Unexpected {
+            script: "swarm-census",
+            reason: format!("no {UNHEALTHY_MARKER:?} line"),
+        });
+    }
+    lines
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|id| {
+            if id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                Ok(id.to_owned())
+            } else {
+                Err(ParseError::Unexpected {
+                    script: "swarm-census",
+                    reason: format!("node id {id:?}"),
+                })
+            }
+        })
+        .collect()
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct NodeInspect {
@@ -298,9 +325,12 @@ pub struct SwarmCensus {
     pub nodes_down: u32,
 }
 
+/// The counts of `swarm_census`' result (the lines before its list of nodes not serving).
 pub fn parse_swarm_census(stdout: &str) -> Result<SwarmCensus, ParseError> {
+    use super::scripts::UNHEALTHY_MARKER;
+    let counts = stdout.lines().take_while(|l| l.trim() != UNHEALTHY_MARKER);
     let mut census = SwarmCensus::default();
-    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+    for line in counts.filter(|l| !l.trim().is_empty()) {
         let mut words = line.split_whitespace();
         let unexpected = || ParseError::Unexpected {
             script: "swarm-census",

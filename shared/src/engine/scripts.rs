@@ -10,7 +10,7 @@
 use crate::cluster::Role;
 
 /// Bumped whenever a script's behaviour or output changes.
-pub const SCRIPT_VERSION: u32 = 5;
+pub const SCRIPT_VERSION: u32 = 6;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScriptError {
@@ -101,13 +101,26 @@ pub fn swarm_view(node: Option<&str>, until_ready: bool) -> Result<String, Scrip
 /// How long `swarm_view` waits for a node that has just joined to be Ready.
 pub const READY_WAIT_SECONDS: u32 = 5;
 
+/// The line after which `swarm_census` lists the nodes that are not serving.
+pub const UNHEALTHY_MARKER: &str = "--- unhealthy";
+/// At most this many not-serving nodes are listed (SSM keeps 24,000 characters of output).
+pub const UNHEALTHY_LISTED: u32 = 200;
+
 /// On a manager: how many nodes stand in each status and managers in each standing, as
-/// `<count> <status> [<manager status>]` lines: a handful of lines however large the swarm.
+/// `<count> <status> [<manager status>]` lines (a handful however large the swarm); then,
+/// after `UNHEALTHY_MARKER`, the ids of the nodes not serving (not Ready, or a manager
+/// neither Leader nor Reachable), at most `UNHEALTHY_LISTED`.
 pub fn swarm_census() -> String {
     header("swarm-census")
-        + "nodes=$(docker node ls --format '{{.Status}} {{.ManagerStatus}}') || exit 7
-" + "printf '%s\n' \"$nodes\" | sort | uniq -c
+        + "nodes=$(docker node ls --format '{{.ID}} {{.Status}} {{.ManagerStatus}}') || exit 7
 "
+        + "printf '%s\n' \"$nodes\" | cut -d' ' -f2- | sort | uniq -c
+"
+        + &format!("echo '{UNHEALTHY_MARKER}'
+")
+        + "printf '%s\n' \"$nodes\" | awk '$2 != \"Ready\" || ($3 != \"\" && $3 != \"Leader\" && $3 != \"Reachable\") {print $1}'"
+        + &format!(" | head -n {UNHEALTHY_LISTED}
+")
 }
 
 /// On a manager: every service's name, published ports and labels, one JSON object per

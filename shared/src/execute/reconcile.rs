@@ -2,7 +2,8 @@
 //! groups, and driven through the same planners as the hooks. Ghosts (instances the
 //! store knows that no group holds, and that no longer run) have their nodes demoted and removed and their
 //! records dropped; instances in service that the registry does not know are joined, or
-//! found already serving and registered. Bounded: at most `reconcile_batch` instances,
+//! found already serving and registered; nodes dead while their instance runs are
+//! replaced (`plan/repair.rs`). Bounded: at most `reconcile_batch` instances,
 //! and none begun after `budget_ends_at`; the rest wait for the next run.
 
 use std::time::Duration;
@@ -10,13 +11,14 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::Instrument;
 
+use crate::cluster::GroupMember;
 use crate::engine::{self, SwarmCensus};
 use crate::error_text::with_causes;
 use crate::plan::{
-    next_launch_step, next_terminate_step, plan_reconcile, LaunchAction, LifecycleResult,
-    TerminateAction,
+    next_launch_step, next_terminate_step, plan_reconcile, plan_repairs, LaunchAction,
+    LifecycleResult, RepairPlan, TerminateAction,
 };
-use crate::ports::{Clock, ClusterStore, Fleet, InstanceFacts, NodeEngine};
+use crate::ports::{Clock, ClusterStore, Fleet, InstanceFacts, NodeEngine, Saved};
 use crate::settings::ClusterSettings;
 
 use super::drive::Delivery;
@@ -38,6 +40,11 @@ pub struct ReconcileReport {
     pub deferred: usize,
     /// The swarm as a manager counted it at the end of the run (None: no manager answered).
     pub census: Option<SwarmCensus>,
+    /// Nodes Down or Unreachable while their instance runs, not for long enough yet.
+    pub suspects: usize,
+    /// Instances marked unhealthy this run (their node dead for `dead_node_seconds`): the
+    /// group replaces them through the terminate hook.
+    pub replaced: Vec<String>,
 }
 
 /// Runs one reconcile.
@@ -153,17 +160,54 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
         }
     }
 
-    report.census = census(ports).await?;
+    if let Some((counts, unhealthy)) = census(ports).await? {
+        report.census = Some(counts);
+        let repairs = repair(ports, settings, &members, &unhealthy).await?;
+        report.suspects = repairs.suspects.len() - repairs.replace.len();
+        report.replaced = repairs.replace.into_iter().map(|s| s.instance_id).collect();
+    }
     Ok(report)
 }
 
-/// Counts the swarm on the first recorded manager that answers.
+/// Notes the nodes not serving while their instance runs, and marks the instances of
+/// those dead long enough unhealthy. The suspects are written first (one conditional
+/// write, and only when they changed): a lost race leaves the marking to the next run.
+async fn repair<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
+    ports: &Ports<'_, S, E, F, C>,
+    settings: &ClusterSettings,
+    members: &[GroupMember],
+    unhealthy: &[String],
+) -> Result<RepairPlan, ExecuteError> {
+    let record = ports.store.load().await?;
+    let now = ports.clock.now();
+    let plan = plan_repairs(&record, unhealthy, members, now, settings.dead_node_seconds);
+    if plan.suspects != record.suspects {
+        let mut next = record.clone();
+        next.generation += 1;
+        next.suspects = plan.suspects.clone();
+        if ports.store.save(&next, record.generation).await? != Saved::Written {
+            tracing::info!("the store changed while noting suspects: the next run looks again");
+            return Ok(RepairPlan::default());
+        }
+    }
+    for dead in &plan.replace {
+        tracing::warn!(instance_id = %dead.instance_id, node_id = %dead.node_id, for_seconds = now.saturating_sub(dead.since), "a node is dead while its instance runs: marking the instance unhealthy, so that it is replaced");
+        ports.fleet.mark_unhealthy(&dead.instance_id).await?;
+    }
+    Ok(plan)
+}
+
+/// Counts the swarm on the first recorded manager that answers, with the ids of the
+/// nodes not serving.
 async fn census<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
     ports: &Ports<'_, S, E, F, C>,
-) -> Result<Option<SwarmCensus>, ExecuteError> {
+) -> Result<Option<(SwarmCensus, Vec<String>)>, ExecuteError> {
     let record = ports.store.load().await?;
     match on_a_manager(ports.engine, &record, &engine::swarm_census()).await? {
-        Some(out) => Ok(Some(engine::parse_swarm_census(&out.stdout)?)),
+        Some(out) => Ok(Some((
+            engine::parse_swarm_census(&out.stdout)?,
+            engine::parse_unhealthy_nodes(&out.stdout)?,
+        ))),
         None => Ok(None),
     }
 }

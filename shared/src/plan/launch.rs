@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::manager_quorum::ManagerQuorum;
 use super::observation_needed::swarm_unobserved;
 use super::{LifecycleResult, Step, WaitingFor};
-use crate::cluster::{ClusterView, EngineState, ManagerStatus, NodeStatus, Role};
+use crate::cluster::{ClusterView, EngineState, Role};
 
 /// The launch lifecycle action an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,17 +199,15 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
             if let Some(observe) = swarm_unobserved(view, false) {
                 return observe;
             }
-            if let Some(m) = view.managers.iter().find(|m| {
-                m.status != NodeStatus::Ready
-                    || m.manager_status == Some(ManagerStatus::Unreachable)
-            }) {
+            let quorum = ManagerQuorum::of(&view.managers);
+            if !quorum.allows_join() {
                 return retry(
                     view,
                     action,
                     WaitingFor::Swarm,
                     format!(
-                        "manager {} is not reachable yet: one membership change at a time",
-                        m.hostname
+                        "only {} of {} managers are reachable: a join now would not keep a majority reachable",
+                        quorum.reachable, quorum.members
                     ),
                 );
             }

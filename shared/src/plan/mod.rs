@@ -10,8 +10,10 @@
 
 mod launch;
 mod load_balancer;
+mod manager_quorum;
 mod observation_needed;
 mod reconcile;
+mod repair;
 mod step;
 mod terminate;
 
@@ -21,7 +23,9 @@ pub use load_balancer::{
     ManagedListener, ManagedTargetGroup, Refusal, TargetProtocol, WantedListener,
     HEALTH_CHECK_PORT,
 };
+pub use manager_quorum::ManagerQuorum;
 pub use observation_needed::subject_node_id;
 pub use reconcile::{plan_reconcile, Ghost, ReconcileWork};
+pub use repair::{plan_repairs, RepairPlan};
 pub use step::{LifecycleResult, Step, WaitingFor};
-pub use terminate::{next_terminate_step, quorum_allows_removal, TerminateAction};
+pub use terminate::{next_terminate_step, TerminateAction};

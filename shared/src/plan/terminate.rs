@@ -13,11 +13,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::manager_quorum::ManagerQuorum;
 use super::observation_needed::{engine_unobserved, swarm_unobserved};
 use super::{LifecycleResult, Step, WaitingFor};
-use crate::cluster::{
-    Availability, ClusterView, EngineState, MemberState, NodeStatus, Role, SwarmMember,
-};
+use crate::cluster::{Availability, ClusterView, EngineState, MemberState, NodeStatus, Role};
 
 /// The terminate lifecycle action an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,20 +50,6 @@ fn proceed(reason: impl Into<String>) -> Step {
         result: LifecycleResult::Continue,
         reason: reason.into(),
     }
-}
-
-/// Whether `leaving` may stop being a manager now: the demotion can commit (a majority
-/// of the current managers serve, counting it while it serves) and the managers left
-/// keep a majority of their own.
-pub fn quorum_allows_removal(managers: &[SwarmMember], leaving: &SwarmMember) -> bool {
-    let total = managers.len().max(1);
-    let serving = managers.iter().filter(|m| m.is_serving()).count();
-    let others_serving = managers
-        .iter()
-        .filter(|m| m.node_id != leaving.node_id && m.is_serving())
-        .count();
-    let after = total.saturating_sub(1);
-    after >= 1 && serving > total / 2 && others_serving > after / 2
 }
 
 /// The next step for a terminating instance.
@@ -148,7 +133,8 @@ pub fn next_terminate_step(view: &ClusterView, action: &TerminateAction) -> Step
                     "a manager is joining: one membership change at a time",
                 );
             }
-            if member.role == Role::Manager && !quorum_allows_removal(&view.managers, member) {
+            let quorum = ManagerQuorum::of(&view.managers);
+            if member.role == Role::Manager && !quorum.allows_removal(member.is_serving()) {
                 return retry(view, action, WaitingFor::Swarm,
                     format!(
                         "removing manager {id} now would lose the managers' quorum: holding it until another manager serves"

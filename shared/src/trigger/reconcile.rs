@@ -51,6 +51,8 @@ where
             waiting = run.waiting.len(),
             deferred = run.deferred,
             census = ?run.census,
+            suspects = run.suspects,
+            replaced = ?run.replaced,
             "reconciled"
         );
         let balance = self.balance().await;
