@@ -488,3 +488,29 @@ fn a_registered_node_s_engine_is_asked_before_any_slot_is_taken() {
         }
     );
 }
+
+#[test]
+fn a_launch_event_for_an_instance_its_group_terminates_changes_nothing() {
+    for engine in [EngineState::Unobserved, EngineState::Inactive] {
+        let mut v = with_swarm(view(Some(Role::Worker), engine));
+        v.subject.lifecycle = Some(MemberState::Terminating);
+        v.store.leases.push(JoinLease {
+            instance_id: "i-new".into(),
+            role: Role::Worker,
+            expires_at: NOW + 100,
+        });
+        assert!(matches!(next(&v), Step::Disregard { .. }), "{:?}", next(&v));
+    }
+}
+
+#[test]
+fn an_instance_in_neither_group_is_abandoned() {
+    let v = with_swarm(view(None, EngineState::Inactive));
+    assert!(matches!(
+        next(&v),
+        Step::Complete {
+            result: LifecycleResult::Abandon,
+            ..
+        }
+    ));
+}

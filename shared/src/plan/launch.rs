@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::manager_quorum::ManagerQuorum;
 use super::observation_needed::swarm_unobserved;
 use super::{LifecycleResult, Step, WaitingFor};
-use crate::cluster::{ClusterView, EngineState, Role};
+use crate::cluster::{ClusterView, EngineState, MemberState, Role};
 
 /// The launch lifecycle action an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +46,15 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
             "{id} is in neither the manager nor the worker group of this cluster"
         ));
     };
+    // A launch event for an instance its group is terminating is late (or forged): its
+    // launch is over, and joining now would leave a node behind when it goes.
+    if subject.lifecycle == Some(MemberState::Terminating) {
+        return Step::Disregard {
+            reason: format!(
+                "{id} is terminating in its group: the launch event is stale, and nothing is done"
+            ),
+        };
+    }
     match &subject.engine {
         EngineState::Unreachable => {
             return retry(
@@ -148,7 +157,10 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
     // Inactive, or not asked yet (the join script asks it, and joins only if it is
     // inactive): join, within the caps. A node the registry knows has likely joined
     // already (a redelivery): asking its engine is cheaper than a slot and a join.
-    if subject.engine == EngineState::Unobserved && store.node_of(&id).is_some() {
+    // So has a recorded manager (the first one, whose delivery failed after its init):
+    // its engine says whether to publish the tokens.
+    let known = store.node_of(&id).is_some() || store.has_manager(&id);
+    if subject.engine == EngineState::Unobserved && known {
         return Step::ObserveEngine { instance_id: id };
     }
     if !swarm.tokens_published {
