@@ -181,8 +181,12 @@ pub trait ManagersRecord: Send + Sync {
 /// Time as the trigger's runtime keeps it: the brain has no runtime of its own, so it
 /// reads the clock and pauses through this.
 pub trait Clock: Send + Sync {
+    /// Milliseconds since the epoch.
+    fn now_ms(&self) -> u64;
     /// Seconds since the epoch.
-    fn now(&self) -> u64;
+    fn now(&self) -> u64 {
+        self.now_ms() / 1000
+    }
     fn pause(&self, how_long: Duration) -> impl Future<Output = ()> + Send;
 }
 

@@ -12,6 +12,7 @@ const NOW: u64 = 10_000;
 fn view(role: Option<Role>, engine: EngineState) -> ClusterView {
     ClusterView {
         now: NOW,
+        now_ms: NOW * 1000,
         settings: ClusterSettings::default(),
         store: StoreRecord::default(),
         subject: Subject {
@@ -21,6 +22,8 @@ fn view(role: Option<Role>, engine: EngineState) -> ClusterView {
             address: Some("10.0.1.9".into()),
             engine,
             joined_now: false,
+            contacted_at_ms: None,
+            refused: false,
             membership: None,
             running_tasks: None,
         },
@@ -67,6 +70,7 @@ fn action(seconds_left: u64) -> LaunchAction {
     LaunchAction {
         instance_id: "i-new".into(),
         seconds_left,
+        began_at_ms: None,
     }
 }
 
@@ -513,4 +517,79 @@ fn an_instance_in_neither_group_is_abandoned() {
             ..
         }
     ));
+}
+
+#[test]
+fn a_fresh_launch_waits_out_the_learned_boot_before_its_first_command() {
+    let mut v = first_view(Role::Worker);
+    v.store.boot_ms = Some(40_000);
+    let launched = |at_ms: u64| LaunchAction {
+        began_at_ms: Some(at_ms),
+        ..action(3_000)
+    };
+    // Launched 10 s ago, instances take 40 s: no command for 30 s more.
+    let step = next_launch_step(&v, &launched(v.now_ms - 10_000));
+    assert!(
+        matches!(
+            step,
+            Step::RetryLater {
+                waiting_for: WaitingFor::Boot { until_ms },
+                ..
+            } if until_ms == v.now_ms + 30_000
+        ),
+        "{step:?}"
+    );
+    // Past it, or with no launch time or no estimate: the join goes ahead as before.
+    assert!(matches!(
+        next_launch_step(&v, &launched(v.now_ms - 41_000)),
+        Step::AcquireLease { .. }
+    ));
+    assert!(matches!(next(&v), Step::AcquireLease { .. }));
+    // A command refused already in this delivery: the estimate was short; no more waiting
+    // on it.
+    v.subject.refused = true;
+    assert!(matches!(
+        next_launch_step(&v, &launched(v.now_ms - 10_000)),
+        Step::AcquireLease { .. }
+    ));
+}
+
+#[test]
+fn the_boot_time_is_learned_from_each_join_s_first_contact() {
+    use swarmhook::plan::learned_boot_ms;
+    // The first join: what it saw.
+    assert_eq!(learned_boot_ms(None, 30_000, true), 30_000);
+    // A command refused first: the boot ended about at the contact; half-way there.
+    assert_eq!(learned_boot_ms(Some(20_000), 40_000, true), 30_000);
+    // Up at the first try: an upper bound, taken when lower...
+    assert_eq!(learned_boot_ms(Some(40_000), 25_000, false), 25_000);
+    // ...and otherwise a tenth off, so an estimate too long does not stay.
+    assert_eq!(learned_boot_ms(Some(40_000), 45_000, false), 36_000);
+    // The join records it.
+    let mut v = first_view(Role::Worker);
+    v.store.boot_ms = Some(40_000);
+    v.subject.engine = EngineState::Active {
+        node_id: "n-new".into(),
+        cluster_id: None,
+        is_manager: false,
+    };
+    v.subject.joined_now = true;
+    v.subject.contacted_at_ms = Some(v.now_ms);
+    let step = next_launch_step(
+        &v,
+        &LaunchAction {
+            began_at_ms: Some(v.now_ms - 25_000),
+            ..action(3_000)
+        },
+    );
+    assert!(
+        matches!(
+            step,
+            Step::RecordJoined {
+                boot_ms: Some(25_000),
+                ..
+            }
+        ),
+        "{step:?}"
+    );
 }

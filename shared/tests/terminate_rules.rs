@@ -60,6 +60,7 @@ fn leaving(role: Role, managers: usize) -> ClusterView {
         .unwrap_or_else(|| member("i-x", Role::Worker, true));
     ClusterView {
         now: NOW,
+        now_ms: NOW * 1000,
         settings: ClusterSettings::default(),
         store,
         subject: Subject {
@@ -73,6 +74,8 @@ fn leaving(role: Role, managers: usize) -> ClusterView {
                 is_manager: role == Role::Manager,
             },
             joined_now: false,
+            contacted_at_ms: None,
+            refused: false,
             membership: Some(me),
             running_tasks: Some(0),
         },

@@ -7,10 +7,10 @@ use swarmhook::ports::Clock;
 pub struct TokioClock;
 
 impl Clock for TokioClock {
-    fn now(&self) -> u64 {
+    fn now_ms(&self) -> u64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
+            .map(|d| d.as_millis() as u64)
             .unwrap_or_default()
     }
 

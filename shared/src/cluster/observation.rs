@@ -46,6 +46,12 @@ pub struct Subject {
     /// swarm's own acceptance of the node (a worker needs no manager's word beside it).
     #[serde(default)]
     pub joined_now: bool,
+    /// When a command first ran on it in this delivery (milliseconds since the epoch).
+    #[serde(default)]
+    pub contacted_at_ms: Option<u64>,
+    /// A command was refused in this delivery (its agent not online yet).
+    #[serde(default)]
+    pub refused: bool,
     /// The subject as a manager of the swarm reports it, if it is a member.
     pub membership: Option<SwarmMember>,
     /// Tasks the swarm still wants running on the subject (known once it is a member).
@@ -57,6 +63,9 @@ pub struct Subject {
 pub struct ClusterView {
     /// Seconds since the epoch, read once per observation.
     pub now: u64,
+    /// The same instant in milliseconds.
+    #[serde(default)]
+    pub now_ms: u64,
     pub settings: ClusterSettings,
     pub store: StoreRecord,
     pub subject: Subject,

@@ -39,6 +39,11 @@ pub struct StoreRecord {
     /// each is replaced once that has lasted `dead_node_seconds`.
     #[serde(default)]
     pub suspects: Vec<Suspect>,
+    /// How long this cluster's instances take from their launch to taking commands (ms),
+    /// learned from the joins so far: a launch's first try waits until then instead of
+    /// polling an agent that cannot answer yet.
+    #[serde(default)]
+    pub boot_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -54,13 +54,20 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock> Delivery<'_, S, E, F, C
             fleet,
             clock,
         } = *self.ports;
-        let mut view =
-            first_view(store, self.settings, self.instance_id, facts, clock.now()).await?;
+        let mut view = first_view(
+            store,
+            self.settings,
+            self.instance_id,
+            facts,
+            clock.now_ms(),
+        )
+        .await?;
         let mut reconcile_claimed = false;
         let mut waited = Duration::ZERO;
         let mut pause = PAUSE_STEP;
         for _ in 0..MAX_STEPS {
-            view.now = clock.now();
+            view.now_ms = clock.now_ms();
+            view.now = view.now_ms / 1000;
             let step = plan(&view);
             tracing::info!(step = step_name(&step), "next step");
             match step {
@@ -95,16 +102,28 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock> Delivery<'_, S, E, F, C
                     heartbeat,
                     waiting_for,
                 } => {
+                    // A boot's end is known: wait for it, not a growing pause.
+                    let (this_pause, after_seconds) = match waiting_for {
+                        WaitingFor::Boot { until_ms } => {
+                            let ms = until_ms.saturating_sub(view.now_ms).max(1);
+                            (Duration::from_millis(ms), Some(ms.div_ceil(1000)))
+                        }
+                        _ => (pause, None),
+                    };
                     let may_pause = !heartbeat
                         && waiting_for != WaitingFor::Cloud
-                        && waited + pause <= self.wait;
+                        && waited + this_pause <= self.wait;
                     if may_pause {
-                        tracing::info!(%reason, ?waiting_for, pause_ms = pause.as_millis() as u64, "not yet: looking again after a pause");
-                        clock.pause(pause).await;
-                        waited += pause;
-                        pause += PAUSE_STEP;
+                        tracing::info!(%reason, ?waiting_for, pause_ms = this_pause.as_millis() as u64, "not yet: looking again after a pause");
+                        clock.pause(this_pause).await;
+                        waited += this_pause;
+                        if !matches!(waiting_for, WaitingFor::Boot { .. }) {
+                            pause += PAUSE_STEP;
+                        }
                         match waiting_for {
-                            WaitingFor::Engine => view.subject.engine = EngineState::Unobserved,
+                            WaitingFor::Engine | WaitingFor::Boot { .. } => {
+                                view.subject.engine = EngineState::Unobserved
+                            }
                             WaitingFor::Swarm => forget_swarm(&mut view),
                             WaitingFor::Store => view.store = store.load().await?,
                             WaitingFor::Cloud => {}
@@ -117,16 +136,23 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock> Delivery<'_, S, E, F, C
                         }
                     }
                     tracing::info!(%reason, heartbeat, "not yet");
-                    return Ok(Handled::RetryLater { reason });
+                    return Ok(Handled::RetryLater {
+                        reason,
+                        after_seconds,
+                    });
                 }
                 Step::ObserveEngine { instance_id } => {
+                    let sent_ms = clock.now_ms();
                     view.subject.engine = observe_engine(engine_port, &instance_id).await?;
+                    note_contact(&mut view, sent_ms);
                 }
                 Step::ObserveSwarm {
                     node_id,
                     until_ready,
                 } => observe_swarm(engine_port, &mut view, node_id.as_deref(), until_ready).await?,
                 other => {
+                    let sent_ms = clock.now_ms();
+                    let on_subject = step_runs_on_subject(&other, self.instance_id);
                     let claim = self.action.is_some();
                     let outcome =
                         perform(store, engine_port, self.tokens, &view, other, claim).await?;
@@ -140,6 +166,9 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock> Delivery<'_, S, E, F, C
                     }
                     if let Some(engine) = outcome.engine {
                         view.subject.engine = engine;
+                        if on_subject {
+                            note_contact(&mut view, sent_ms);
+                        }
                     }
                     view.subject.joined_now |= outcome.joined;
                     if outcome.swarm_changed {
@@ -150,7 +179,30 @@ impl<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock> Delivery<'_, S, E, F, C
         }
         Ok(Handled::RetryLater {
             reason: format!("no end after {MAX_STEPS} steps; continuing on the next delivery"),
+            after_seconds: None,
         })
+    }
+}
+
+/// A command sent at `sent_ms` to the subject ran (its first such, in this delivery, is
+/// when its agent was known up) or was refused (its agent not up yet).
+fn note_contact(view: &mut ClusterView, sent_ms: u64) {
+    if view.subject.engine == EngineState::Unreachable {
+        // Refused, or the engine not answering yet: either way not taking a join.
+        view.subject.refused |= view.subject.contacted_at_ms.is_none();
+    } else if view.subject.contacted_at_ms.is_none() {
+        view.subject.contacted_at_ms = Some(sent_ms);
+    }
+}
+
+/// Whether `step` runs a script on the subject itself (its report is the subject's
+/// engine answering).
+fn step_runs_on_subject(step: &Step, subject: &str) -> bool {
+    match step {
+        Step::InitSwarm { instance_id, .. }
+        | Step::Join { instance_id, .. }
+        | Step::Leave { instance_id } => instance_id == subject,
+        _ => false,
     }
 }
 

@@ -49,8 +49,12 @@ pub enum Handled {
         /// trigger asks for one (`events::RECONCILE_REQUEST`, delayed by the window).
         reconcile_claimed: bool,
     },
-    /// Not yet: the event must come back.
-    RetryLater { reason: String },
+    /// Not yet: the event must come back (not before `after_seconds`, when the delivery
+    /// knows how long the wait is).
+    RetryLater {
+        reason: String,
+        after_seconds: Option<u64>,
+    },
     /// The action was no longer pending, or the instance is gone: nothing to do.
     Gone,
     /// The event claims what the cloud does not confirm: nothing was done.
@@ -113,6 +117,7 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
     tokens: &TokenParameters,
     action: &ActionRef,
     seconds_left: u64,
+    began_at_ms: Option<u64>,
     wait: Duration,
 ) -> Result<Handled, ExecuteError> {
     let began = ports.clock.now();
@@ -120,6 +125,7 @@ pub async fn handle_launch<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
         let launch = LaunchAction {
             instance_id: action.instance_id.clone(),
             seconds_left: seconds_left.saturating_sub(view.now.saturating_sub(began)),
+            began_at_ms,
         };
         next_launch_step(view, &launch)
     };

@@ -16,10 +16,11 @@ pub(super) async fn first_view<S: ClusterStore>(
     settings: &ClusterSettings,
     instance_id: &str,
     facts: &InstanceFacts,
-    now: u64,
+    now_ms: u64,
 ) -> Result<ClusterView, ExecuteError> {
     Ok(ClusterView {
-        now,
+        now: now_ms / 1000,
+        now_ms,
         settings: settings.clone(),
         store: store.load().await?,
         subject: Subject {
@@ -29,6 +30,8 @@ pub(super) async fn first_view<S: ClusterStore>(
             address: facts.address.clone(),
             engine: EngineState::Unobserved,
             joined_now: false,
+            contacted_at_ms: None,
+            refused: false,
             membership: None,
             running_tasks: None,
         },

@@ -166,8 +166,12 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
             instance_id,
             node_id,
             role,
+            boot_ms,
             ..
         } => {
+            if boot_ms.is_some() {
+                record.boot_ms = boot_ms;
+            }
             record.leases.retain(|l| l.instance_id != instance_id);
             record.nodes.retain(|n| n.instance_id != instance_id);
             record.nodes.push(NodeRecord {

@@ -113,7 +113,7 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
             .await;
         match handled {
             Ok(Handled::Completed { .. } | Handled::Gone) => report.removed.push(id.to_owned()),
-            Ok(Handled::RetryLater { reason } | Handled::Disregarded { reason }) => {
+            Ok(Handled::RetryLater { reason, .. } | Handled::Disregarded { reason }) => {
                 report.waiting.push((id.to_owned(), reason))
             }
             Err(e) => report.waiting.push((id.to_owned(), with_causes(&e))),
@@ -138,6 +138,7 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
         let launch = LaunchAction {
             instance_id: id.to_owned(),
             seconds_left: u64::MAX,
+            began_at_ms: None,
         };
         let handled = delivery(id)
             .drive(&facts, |view| next_launch_step(view, &launch))
@@ -152,7 +153,7 @@ pub async fn reconcile<S: ClusterStore, E: NodeEngine, F: Fleet, C: Clock>(
                 tracing::warn!(instance_id = id, %reason, "cannot join this instance");
                 report.cannot_join.push((id.to_owned(), reason));
             }
-            Ok(Handled::RetryLater { reason } | Handled::Disregarded { reason }) => {
+            Ok(Handled::RetryLater { reason, .. } | Handled::Disregarded { reason }) => {
                 report.waiting.push((id.to_owned(), reason))
             }
             Ok(Handled::Gone) => {}

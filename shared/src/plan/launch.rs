@@ -14,6 +14,22 @@ pub struct LaunchAction {
     pub instance_id: String,
     /// Seconds left before the hook's heartbeat timeout applies its default result.
     pub seconds_left: u64,
+    /// When the cloud began the launch (milliseconds since the epoch), if it says.
+    #[serde(default)]
+    pub began_at_ms: Option<u64>,
+}
+
+/// The cluster's boot time after this join: what the join's first contact says of it.
+/// A command refused before it means the boot ended between the two (about the
+/// contact: move half-way there); none refused means the boot ended before the contact,
+/// which is an upper bound (take it if lower, else creep down by a tenth, so an estimate
+/// too high does not stay).
+pub fn learned_boot_ms(previous: Option<u64>, observed: u64, refused: bool) -> u64 {
+    match (previous, refused) {
+        (None, _) => observed,
+        (Some(previous), true) => (previous + observed) / 2,
+        (Some(previous), false) => observed.min(previous - previous / 10),
+    }
 }
 
 fn retry(
@@ -133,11 +149,20 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
             .node_of(&id)
             .is_some_and(|n| &n.node_id == node_id && n.role == role);
         if !registered || store.leases.iter().any(|l| l.instance_id == id) {
+            let boot_ms = match (action.began_at_ms, subject.contacted_at_ms) {
+                (Some(began), Some(contact)) if contact >= began => Some(learned_boot_ms(
+                    store.boot_ms,
+                    contact - began,
+                    subject.refused,
+                )),
+                _ => None,
+            };
             return Step::RecordJoined {
                 instance_id: id,
                 node_id: node_id.clone(),
                 role,
                 expected_generation: store.generation,
+                boot_ms,
             };
         }
         return Step::Complete {
@@ -170,6 +195,26 @@ pub fn next_launch_step(view: &ClusterView, action: &LaunchAction) -> Step {
             WaitingFor::Store,
             "the join tokens are not published yet",
         );
+    }
+    // A fresh launch whose agent is not expected up yet: no command until then (each
+    // would be refused), however long the boot (a second in the lab, a minute on a cloud).
+    let expected_up = action
+        .began_at_ms
+        .zip(store.boot_ms)
+        .map(|(b, boot)| b + boot);
+    if let Some(until_ms) = expected_up.filter(|until| view.now_ms < *until) {
+        let fresh = subject.engine == EngineState::Unobserved
+            && subject.contacted_at_ms.is_none()
+            && !subject.refused;
+        if fresh {
+            let wait_ms = until_ms - view.now_ms;
+            return retry(
+                view,
+                action,
+                WaitingFor::Boot { until_ms },
+                format!("{id}: booting (its agent is expected to take commands in {wait_ms} ms)"),
+            );
+        }
     }
     if store.lease_of(&id, view.now).is_some() {
         let managers = store.manager_addresses_except(&id);

@@ -17,7 +17,7 @@ mod repair;
 mod step;
 mod terminate;
 
-pub use launch::{next_launch_step, LaunchAction};
+pub use launch::{learned_boot_ms, next_launch_step, LaunchAction};
 pub use load_balancer::{
     plan_balancer, wanted_listeners, BalancerChange, BalancerPlan, BalancerView, ListenerProtocol,
     ManagedListener, ManagedTargetGroup, Refusal, TargetProtocol, WantedListener,

@@ -19,6 +19,9 @@ pub enum LifecycleResult {
 pub enum WaitingFor {
     /// The subject's engine or agent: to come up, or a join or an init to settle.
     Engine,
+    /// A launched instance's boot: its agent is not expected to take commands before
+    /// `until_ms` (the launch's time plus the cluster's learned boot time).
+    Boot { until_ms: u64 },
     /// The swarm as a manager reports it: a node Ready or down, tasks moved, a manager
     /// answering.
     Swarm,
@@ -83,12 +86,14 @@ pub enum Step {
         address: String,
         expected_generation: u64,
     },
-    /// The node serves: record its node id in the registry and give the join slot back.
+    /// The node serves: record its node id in the registry and give the join slot back;
+    /// with `boot_ms`, the cluster's boot time learned from this join.
     RecordJoined {
         instance_id: String,
         node_id: String,
         role: Role,
         expected_generation: u64,
+        boot_ms: Option<u64>,
     },
     /// Note that the instance is leaving, with its node id (a manager's departure is the
     /// one manager membership change under way).

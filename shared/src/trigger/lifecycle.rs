@@ -12,6 +12,9 @@ use crate::plan::LifecycleResult;
 use crate::ports::{Balancer, Clock, ClusterStore, Fleet, FollowUps, ManagersRecord, NodeEngine};
 
 use super::brain::{retry_delay, Brain};
+
+/// The longest a delivery's own estimate of its wait (a boot) may hold a message back.
+const MAX_WAIT_HINT_SECONDS: u64 = 300;
 use super::reply::{Disposition, Reply, Report};
 
 impl<S, E, F, B, D, Q, C> Brain<S, E, F, B, D, Q, C>
@@ -61,8 +64,18 @@ where
         };
         let wait = Duration::from_secs(settings.wait_seconds);
         let (cluster, tokens) = (&settings.cluster, &settings.tokens);
+        let began_at_ms = event.began_at_ms.and_then(|t| u64::try_from(t).ok());
         let handled = if launching {
-            handle_launch(&ports, cluster, tokens, action, seconds_left, wait).await
+            handle_launch(
+                &ports,
+                cluster,
+                tokens,
+                action,
+                seconds_left,
+                began_at_ms,
+                wait,
+            )
+            .await
         } else {
             handle_terminate(&ports, cluster, tokens, action, seconds_left, elapsed, wait).await
         };
@@ -92,9 +105,18 @@ where
                 tracing::info!("the action is no longer pending: nothing to do");
                 Reply::done()
             }
-            Ok(Handled::RetryLater { reason }) => {
-                tracing::info!(%reason, "retrying later");
-                self.retry(receives)
+            Ok(Handled::RetryLater {
+                reason,
+                after_seconds,
+            }) => {
+                tracing::info!(%reason, ?after_seconds, "retrying later");
+                let mut reply = self.retry(receives);
+                if let (Disposition::RetryAfter { seconds }, Some(after)) =
+                    (&mut reply.disposition, after_seconds)
+                {
+                    *seconds = (*seconds).max(after.min(MAX_WAIT_HINT_SECONDS));
+                }
+                reply
             }
             Ok(Handled::Disregarded { reason }) => {
                 tracing::warn!(%reason, "the event is disregarded");

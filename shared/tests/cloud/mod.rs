@@ -159,7 +159,7 @@ impl World {
                 },
                 transition,
                 enters_the_group: true,
-                began_at_ms: None,
+                began_at_ms: Some(self.now_ms as i64),
             }),
             0,
         ));
@@ -356,8 +356,8 @@ impl Fleet for Cloud {
 }
 
 impl Clock for Cloud {
-    fn now(&self) -> u64 {
-        self.world().now()
+    fn now_ms(&self) -> u64 {
+        self.world().now_ms
     }
 
     async fn pause(&self, how_long: Duration) {
