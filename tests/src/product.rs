@@ -197,6 +197,19 @@ impl Product {
         .await
     }
 
+    /// Waits until none of `ids` is in either group any more: each went through its
+    /// terminate hook (a removal held behind a join comes back on the queue's back-off,
+    /// up to a minute after the join is over).
+    pub async fn gone_from_groups(&self, lab: &Lab, ids: &[&String]) -> Result<(), LabError> {
+        let what = format!("{ids:?} to leave their groups");
+        wait::until(&what, Duration::from_secs(240), || async {
+            let all = self.instances(lab).await?;
+            let left = all.iter().filter(|(id, _)| ids.contains(&id)).count();
+            Ok(((left == 0).then_some(()), format!("{all:?}")))
+        })
+        .await
+    }
+
     /// The join tokens, read from their parameters (as a node would).
     pub async fn tokens(&self, lab: &Lab) -> Result<Vec<String>, LabError> {
         let mut tokens = Vec::new();

@@ -93,6 +93,7 @@ class Node:
             "error": self.error,
             "engine_stopped": self.engine_stopped,
             "boot_seconds": round(self.booted_at - self.started_at, 2) if self.booted_at else None,
+            "online_at": self.booted_at,
         }
 
 
