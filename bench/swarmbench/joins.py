@@ -4,7 +4,8 @@ by the lab, by caller), and the time from the lifecycle event to CONTINUE beside
 things a join cannot do without, measured in the same round: the node's own `docker swarm
 join`, and one Run Command round trip (send a no-op, poll until done). The event comes
 while the instance boots, so event → CONTINUE holds the boot; the overhead ratio is the
-brain's part: (node online → CONTINUE) / (raw join + one round trip).
+brain's part: (node online → CONTINUE) / (raw join + one round trip), and the same with
+the node's read of its join token (which every join needs) in the floor.
 
 The reconciles are counted apart: the schedule is paused while the bench runs, each round
 begins once the reconcile its growth asked for has run, and the reconcile the round's own
@@ -167,6 +168,8 @@ def medians(timings: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any
     event = statistics.median(t["event_to_completed_s"] for t in mine)
     online = [t["online_to_completed_s"] for t in mine if t.get("online_to_completed_s") is not None]
     raw = statistics.median(t["raw_join_s"] for t in mine)
+    reads = [t["token_read_s"] for t in mine if t.get("token_read_s") is not None]
+    read = statistics.median(reads) if reads else None
     floor = raw + row["run_command_round_trip_s"]
     brain = statistics.median(online) if online else None
     return {
@@ -176,6 +179,11 @@ def medians(timings: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any
         "online_to_completed_s_median": None if brain is None else round(brain, 3),
         "raw_join_s_median": round(raw, 3),
         "overhead_ratio": round(brain / floor, 2) if floor and brain is not None else None,
+        # The node's own read of its token is part of every join (the token is never in a
+        # command): the ratio with it in the floor is the brain's own overhead.
+        "token_read_s_median": None if read is None else round(read, 3),
+        "overhead_ratio_with_token_read": round(brain / (floor + read), 2)
+        if brain is not None and read is not None else None,
     }
 
 

@@ -1,7 +1,8 @@
 //! The engine port over SSM Run Command: send `AWS-RunShellScript`, poll the invocation.
 //! The first poll waits about as long as the same script took the last times (learned
 //! per script, for as long as the function's process lives), so a command is usually
-//! read once, when it is done: two calls per command, whatever the cloud's speed.
+//! read once, when it is done: two calls per command, whatever the cloud's speed. A
+//! command not done at the first poll is read again after half the time it has run.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,16 +20,19 @@ pub struct SsmEngine {
     typical: Mutex<HashMap<String, Duration>>,
 }
 
-/// Waits between the later polls of an invocation not done at the first: quick at
-/// first, backing off to once a second, so a slow node costs few more calls.
-const POLL_DELAYS_MS: [u64; 6] = [50, 100, 200, 400, 650, 1000];
+/// Waits between the later polls of an invocation not done at the first: half the time
+/// it has run so far (a command reads late by at most a third of its duration, and
+/// each poll covers half as much again), between these bounds, so a slow node costs
+/// few more calls and a quick one is not read late.
+const LATER_POLL_MIN: Duration = Duration::from_millis(50);
+const LATER_POLL_MAX: Duration = Duration::from_secs(1);
 /// The first poll's wait for a script not seen yet.
 const FIRST_POLL_UNKNOWN: Duration = Duration::from_millis(150);
 const FIRST_POLL_MIN: Duration = Duration::from_millis(20);
 const FIRST_POLL_MAX: Duration = Duration::from_secs(10);
 
-fn poll_delay(attempt: usize) -> Duration {
-    Duration::from_millis(POLL_DELAYS_MS[attempt.min(POLL_DELAYS_MS.len() - 1)])
+fn later_poll_wait(running_for: Duration) -> Duration {
+    (running_for / 2).clamp(LATER_POLL_MIN, LATER_POLL_MAX)
 }
 
 /// The next estimate of a script's duration. Done at the first poll: it took at most
@@ -99,7 +103,7 @@ impl NodeEngine for SsmEngine {
         loop {
             let wait = match attempt {
                 0 => self.first_wait(kind),
-                n => poll_delay(n - 1),
+                _ => later_poll_wait(started.elapsed()),
             };
             tokio::time::sleep(wait).await;
             attempt += 1;
@@ -164,5 +168,22 @@ mod tests {
         // Bounded both ways.
         assert_eq!(next_estimate(ms(1), ms(1), true), FIRST_POLL_MIN);
         assert_eq!(next_estimate(ms(60_000), ms(60_000), false), FIRST_POLL_MAX);
+    }
+
+    #[test]
+    fn later_polls_follow_how_long_the_command_has_run() {
+        let ms = Duration::from_millis;
+        // A command of about a second, first polled at 150 ms: read at most a third late,
+        // in as many polls as a fixed back-off would take.
+        let mut at = ms(150);
+        let mut polls = 1;
+        while at < ms(1030) {
+            at += later_poll_wait(at);
+            polls += 1;
+        }
+        assert!(at <= ms(1030) + ms(1030) / 3, "{at:?}");
+        assert!(polls <= 6, "{polls}");
+        assert_eq!(later_poll_wait(ms(10)), LATER_POLL_MIN);
+        assert_eq!(later_poll_wait(ms(60_000)), LATER_POLL_MAX);
     }
 }

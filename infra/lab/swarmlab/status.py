@@ -103,23 +103,28 @@ def gather() -> dict[str, Any]:
         "cluster_ids": sorted({n["cluster_id"] for n in nodes if n.get("cluster_id")}),
         "lifecycle": lab["lifecycle"],
         "lifecycle_actions": actions,
-        "timings": timings(lab["lifecycle"], raw_join_millis(client("ssm")), lab["nodes"]),
+        "timings": timings(lab["lifecycle"], join_millis(client("ssm")), lab["nodes"]),
         "functions": lab["functions"],
         "custom_resources": lab["custom_resources"],
     }
 
 
 JOINED = re.compile(r"^joined \S+ in (\d+) ms$", re.MULTILINE)
+TOKEN_READ = re.compile(r"^token read in (\d+) ms$", re.MULTILINE)
 
 
-def raw_join_millis(ssm: Any) -> dict[str, int]:
-    """How long each node's own `docker swarm join` took, as its join script reported it."""
-    found: dict[str, int] = {}
+def join_millis(ssm: Any) -> dict[str, dict[str, int]]:
+    """Per node, as its join script reported them: how long its own `docker swarm join`
+    took ("join"), and its read of the join token from the parameter store ("token")."""
+    found: dict[str, dict[str, int]] = {}
     for inv in ssm.list_command_invocations(Details=True).get("CommandInvocations", []):
         for plugin in inv.get("CommandPlugins", []):
-            m = JOINED.search(plugin.get("Output") or "")
-            if m:
-                found[inv["InstanceId"]] = int(m.group(1))
+            out = plugin.get("Output") or ""
+            joined, read = JOINED.search(out), TOKEN_READ.search(out)
+            if joined:
+                found[inv["InstanceId"]] = {"join": int(joined.group(1))}
+                if read:
+                    found[inv["InstanceId"]]["token"] = int(read.group(1))
     return found
 
 
@@ -140,17 +145,19 @@ def lifecycle_actions(lifecycle: dict[str, Any]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def timings(lifecycle: dict[str, Any], raw_ms: dict[str, int], nodes: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def timings(lifecycle: dict[str, Any], node_ms: dict[str, dict[str, int]], nodes: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Per launched instance: lifecycle event delivered → action completed, beside the
-    raw time its engine took to join, how long its node took to boot (to take commands),
-    and so how long the join took once the node could take commands."""
+    raw time its engine took to join and its read of the token, how long its node took
+    to boot (to take commands), and so how long the join took once the node could take
+    commands."""
     boot = {n["instance_id"]: n.get("boot_seconds") for n in nodes or []}
     online_at = {n["instance_id"]: n.get("online_at") for n in nodes or []}
     rows = []
     for c in lifecycle["completed"]:
         if not c["transition"].endswith("LAUNCHING"):
             continue
-        raw = raw_ms.get(c["instance_id"])
+        reported = node_ms.get(c["instance_id"], {})
+        raw, token = reported.get("join"), reported.get("token")
         rows.append({
             "instance_id": c["instance_id"], "group": c["group_name"], "result": c["result"],
             "event_to_completed_s": c["waited_seconds"],
@@ -161,6 +168,7 @@ def timings(lifecycle: dict[str, Any], raw_ms: dict[str, int], nodes: list[dict[
             "online_to_completed_s": None if online_at.get(c["instance_id"]) is None
             else round(max(c["at"] - online_at[c["instance_id"]], 0.0), 3),
             "raw_join_s": None if raw is None else raw / 1000,
+            "token_read_s": None if token is None else token / 1000,
             "overhead_ratio": None if not raw else round(c["waited_seconds"] / (raw / 1000), 1),
         })
     return rows

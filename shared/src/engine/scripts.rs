@@ -174,9 +174,12 @@ pub fn join_swarm(
     Ok(header(&format!("join-swarm-{role}"))
         + &engine_state_first()
         + "join() {\n"
+        // How long the read took is reported (the node's own share of a join's time).
+        + "  began=$(date +%s%N)\n"
         + &format!(
             "  token=$(aws ssm get-parameter --name '{param}' --with-decryption --query Parameter.Value --output text) || return 3\n"
         )
+        + "  echo \"token read in $(( ($(date +%s%N) - began) / 1000000 )) ms\"\n"
         // A token is letters, digits and dashes: safe inside the JSON below.
         + "  case \"$token\" in SWMTKN-*) ;; *) echo 'the parameter holds no join token' >&2; return 3 ;; esac\n"
         + "  case \"$token\" in *[!A-Za-z0-9-]*) echo 'the parameter holds no join token' >&2; return 3 ;; esac\n"
