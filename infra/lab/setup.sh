@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the lab and the lint need on a fresh Debian machine, as root: Debian's
 # docker.io, iproute2, curl and strace (and libc6-dev for the tests' static service image, if missing),
-# a Python venv with the pinned moto, the nodes' pinned AWS CLI, and a venv with the
-# pinned checkov. Safe to run again: it only does what is missing.
+# a Python venv with the pinned moto, the nodes' pinned AWS CLI, Azurite from its npm
+# lock, and a venv with the pinned checkov. Safe to run again: it only does what is missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -59,6 +59,18 @@ venv_from_lock "$root/target/lab/node-tools" "$here/node-tools.lock" "the nodes'
   aws --version
 venv_from_lock "$venv" "$here/requirements.lock" "the lab's Python venv (pinned moto)" \
   python -c "import moto, boto3; assert moto.__version__ == '5.2.5', moto.__version__"
+# The Azure lab's storage: Azurite from its pinned lock (npm ci), beside the lock's copy.
+azurite="$root/target/lab/azurite"
+if ! { [ -f "$azurite/.installed" ] && cmp -s "$here/azurite/package-lock.json" "$azurite/.installed"; }; then
+  command -v npm >/dev/null 2>&1 || { echo "setup: npm not found (Node 20 installs it)" >&2; exit 1; }
+  echo "setup: installing Azurite (pinned) in $azurite"
+  rm -rf "$azurite"
+  mkdir -p "$azurite"
+  cp "$here/azurite/package.json" "$here/azurite/package-lock.json" "$azurite/"
+  (cd "$azurite" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  "$azurite/node_modules/.bin/azurite-blob" --version >/dev/null
+  cp "$here/azurite/package-lock.json" "$azurite/.installed"
+fi
 # The template's security scan (checkov), in a venv of its own: its pins differ from moto's.
 venv_from_lock "$root/target/lint/venv" "$root/infra/lint/checkov.lock" "the template scanner's venv (pinned checkov)" \
   checkov --version

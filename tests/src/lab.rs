@@ -16,6 +16,9 @@ pub struct LabInfo {
     pub region: String,
     pub cidr: String,
     pub run_dir: String,
+    /// The Azure lab's endpoints (its storage, its identities), when the lab runs them.
+    #[serde(default)]
+    pub azure: Option<crate::azure::AzureLabInfo>,
 }
 
 #[derive(Debug, Clone)]

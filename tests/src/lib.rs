@@ -1,8 +1,9 @@
 //! Helpers for the integration tests that run against the lab (`infra/lab`): a client
-//! for the running lab, bounded waits, SSM Run Command, and stacks from the templates in
+//! for the running lab (and its Azure part), bounded waits, SSM Run Command, and stacks from the templates in
 //! `tests/fixtures/templates`.
 
 pub mod answer_catcher;
+pub mod azure;
 pub mod error;
 pub mod fleet;
 pub mod lab;

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from . import config, network, processes
+from . import azure_storage, config, network, processes
 
 
 def _running_pid() -> int | None:
@@ -109,6 +109,8 @@ def down(_args: argparse.Namespace) -> None:
         _stop_server(pid)
     for fn_pid in processes.pids_with_cmdline_containing(str(config.functions_dir()) + "/"):
         processes.stop(fn_pid, grace=2)
+    for storage_pid in azure_storage.leftover_pids():
+        processes.stop(storage_pid, grace=2)
     removed = sweep()
     if removed:
         print(f"removed nodes: {', '.join(removed)}")
@@ -116,7 +118,7 @@ def down(_args: argparse.Namespace) -> None:
     p.lab_json.unlink(missing_ok=True)
     left = network.list_lab_netns()
     bridge = subprocess.run(["ip", "link", "show", config.BRIDGE], capture_output=True).returncode == 0
-    dockerds = processes.pids_with_cmdline_containing(str(p.exec_root) + "/")
+    dockerds = processes.pids_with_cmdline_containing(str(p.exec_root) + "/") + azure_storage.leftover_pids()
     if left or bridge or dockerds:
         sys.exit(f"lab-down left things behind: netns={left} bridge={bridge} processes={dockerds}")
     print("lab down: no lab process, namespace or bridge left")

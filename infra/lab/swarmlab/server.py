@@ -16,6 +16,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from . import (
+    azure_identity,
     config,
     creation_policy,
     network,
@@ -28,7 +29,9 @@ from . import (
     patch_route53,
     patch_ssm,
 )
+from . import lab_ca
 from .api_calls import ApiCalls
+from .azure_storage import AzureStorage
 from .custom_resources import CustomResources
 from .lablock import LAB_LOCK
 from .lambda_host import LambdaHost
@@ -66,6 +69,7 @@ class Lab:
         self.stopping = threading.Event()
         self.api_calls = ApiCalls()
         self.authority = NodeAuthority()
+        self.identities = azure_identity.Identities()
 
     # --- HTTP --------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -135,6 +139,26 @@ class Lab:
         if path == "/_lab/authorizations" and method == "DELETE":
             self.authority.reset()
             return self._reply(start_response, 200, {"message": "decisions cleared"})
+        if path == "/_lab/azure/identities" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                name = str(json.loads(environ["wsgi.input"].read(length) or b"{}")["name"])
+                ident = self.identities.create(name)
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._reply(start_response, 400, {"message": f'expected {{"name": NAME}}: {exc}'})
+            except azure_identity.TokenError as exc:
+                return self._reply(start_response, exc.status, {"message": str(exc)})
+            return self._reply(start_response, 200, {**ident.public(), "identity_header": ident.header,
+                                                     "identity_endpoint": self.identity_endpoint()})
+        if path == "/_lab/azure/identity" and method == "GET":
+            from urllib.parse import parse_qsl
+
+            query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+            try:
+                answer = self.identities.token_response(environ.get("HTTP_X_IDENTITY_HEADER"), query)
+            except azure_identity.TokenError as exc:
+                return self._reply(start_response, exc.status, {"error": "invalid_request", "error_description": str(exc)})
+            return self._reply(start_response, 200, answer)
         if path == "/_lab/status" and method == "GET":
             return self._reply(start_response, 200, self.report())
         return self._reply(start_response, 404, {"message": f"unknown lab endpoint {method} {path}"})
@@ -142,9 +166,13 @@ class Lab:
     @staticmethod
     def _reply(start_response: Callable, code: int, payload: Any) -> list[bytes]:
         data = json.dumps(payload, default=str).encode()
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(code, "OK")
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}.get(code, "OK")
         start_response(f"{code} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
+
+    @staticmethod
+    def identity_endpoint() -> str:
+        return f"http://127.0.0.1:{config.moto_port()}/_lab/azure/identity"
 
     def report(self) -> dict[str, Any]:
         with LAB_LOCK:
@@ -212,6 +240,9 @@ def main() -> None:
     network.ensure_bridge()
     network.raise_neighbour_limits()
     lab = Lab()
+    # The Azure lab's storage, over TLS with a CA made for this run.
+    ca = lab_ca.create(p.run / "ca")
+    storage = AzureStorage.start(p.run, ca)
     servers = [
         make_server("127.0.0.1", config.moto_port(), lab, threaded=True),
         # Nodes reach the lab's AWS endpoint on the bridge address (their own loopback is theirs).
@@ -239,11 +270,18 @@ def main() -> None:
         "run_dir": str(p.run),
         "functions_dir": str(config.functions_dir()),
         "started": time.time(),
+        "azure": {
+            "ca_cert": str(ca.ca_cert),
+            "blob_endpoint": storage.blob_endpoint,
+            "queue_endpoint": storage.queue_endpoint,
+            "identity_endpoint": lab.identity_endpoint(),
+        },
     }, indent=2))
     log.info("lab up: AWS endpoint http://127.0.0.1:%d, nodes on %s", config.moto_port(), config.LAB_CIDR)
     done.wait()
     for s in servers:
         s.shutdown()
     lab.shutdown()
+    storage.stop()
     p.lab_json.unlink(missing_ok=True)
     log.info("lab down")
