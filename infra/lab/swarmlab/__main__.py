@@ -13,7 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from . import azure_storage, config, network, processes
+from . import config, network, processes
+from .azure import storage as azure_storage
 
 
 def _running_pid() -> int | None:

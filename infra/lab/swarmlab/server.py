@@ -16,7 +16,6 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from . import (
-    azure_identity,
     config,
     creation_policy,
     network,
@@ -29,9 +28,10 @@ from . import (
     patch_route53,
     patch_ssm,
 )
-from . import lab_ca
+from .azure import identity as azure_identity, lab_ca
 from .api_calls import ApiCalls
-from .azure_storage import AzureStorage
+from .azure.cloud import AzureCloud
+from .azure.storage import AzureStorage
 from .custom_resources import CustomResources
 from .lablock import LAB_LOCK
 from .lambda_host import LambdaHost
@@ -70,6 +70,7 @@ class Lab:
         self.api_calls = ApiCalls()
         self.authority = NodeAuthority()
         self.identities = azure_identity.Identities()
+        self.azure: AzureCloud | None = None  # set once the lab's storage answers
 
     # --- HTTP --------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -159,6 +160,16 @@ class Lab:
             except azure_identity.TokenError as exc:
                 return self._reply(start_response, exc.status, {"error": "invalid_request", "error_description": str(exc)})
             return self._reply(start_response, 200, answer)
+        if path == "/_lab/azure/throttle" and method == "POST" and self.azure is not None:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                ask = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                self.azure.throttle.inject(str(ask["operation"]), int(ask["count"]), int(ask.get("retry_after", 1)))
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._reply(start_response, 400, {"message": f'expected {{"operation": "PUT Microsoft.Network/loadBalancers" | "*", "count": N, "retry_after": SECONDS}}: {exc}'})
+            return self._reply(start_response, 200, self.azure.throttle.report())
+        if path == "/_lab/azure/throttle" and method == "GET" and self.azure is not None:
+            return self._reply(start_response, 200, self.azure.throttle.report())
         if path == "/_lab/status" and method == "GET":
             return self._reply(start_response, 200, self.report())
         return self._reply(start_response, 404, {"message": f"unknown lab endpoint {method} {path}"})
@@ -241,8 +252,14 @@ def main() -> None:
     network.raise_neighbour_limits()
     lab = Lab()
     # The Azure lab's storage, over TLS with a CA made for this run.
-    ca = lab_ca.create(p.run / "ca")
+    ca = lab_ca.create(p.run / "ca", hosts=("127.0.0.1", "localhost", str(config.bridge_address().ip)))
     storage = AzureStorage.start(p.run, ca)
+    try:
+        lab.azure = AzureCloud(lab.identities, {"blob": storage.blob_endpoint, "queue": storage.queue_endpoint})
+        lab.azure.serve(ca)
+    except BaseException:
+        storage.stop()
+        raise
     servers = [
         make_server("127.0.0.1", config.moto_port(), lab, threaded=True),
         # Nodes reach the lab's AWS endpoint on the bridge address (their own loopback is theirs).
@@ -275,6 +292,7 @@ def main() -> None:
             "blob_endpoint": storage.blob_endpoint,
             "queue_endpoint": storage.queue_endpoint,
             "identity_endpoint": lab.identity_endpoint(),
+            **lab.azure.info(),
         },
     }, indent=2))
     log.info("lab up: AWS endpoint http://127.0.0.1:%d, nodes on %s", config.moto_port(), config.LAB_CIDR)
@@ -282,6 +300,7 @@ def main() -> None:
     for s in servers:
         s.shutdown()
     lab.shutdown()
+    lab.azure.stop()
     storage.stop()
     p.lab_json.unlink(missing_ok=True)
     log.info("lab down")

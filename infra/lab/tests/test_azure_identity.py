@@ -1,4 +1,4 @@
-"""azure_identity.py answers as the App Service / Functions identity endpoint does, and
+"""azure/identity.py answers as the App Service / Functions identity endpoint does, and
 knows its own tokens from forged ones."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import time
 import unittest
 from pathlib import Path
 
-from swarmlab import lab_ca
-from swarmlab.azure_identity import API_VERSION, TENANT_ID, Identities, TokenError
+from swarmlab.azure import lab_ca
+from swarmlab.azure.identity import API_VERSION, TENANT_ID, Identities, TokenError
 
 STORAGE = "https://storage.azure.com/"
 

@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config, processes
+from .. import config, processes
 from .lab_ca import LabCa
 
 log = logging.getLogger("swarmlab.azure")

@@ -1,0 +1,82 @@
+"""The Azure lab's management side put together: the resource store with the resource
+types the lab knows, the management endpoint (ARM) and Key Vault's data plane, each on
+its own loopback port over TLS with the run's CA, and the controls the lab's own HTTP
+endpoint offers for them (throttling)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import managed_identities, network_types, role_assignments, storage_types
+from .identity import TENANT_ID, Identities
+from .key_vault import KeyVaults
+from .lab_ca import LabCa
+from .management import Management, key_vault_app
+from .resources import LOCATION, SUBSCRIPTION_ID, ResourceStore
+from .throttling import Throttle
+
+log = logging.getLogger("swarmlab.azure")
+
+
+def management_port() -> int:
+    return int(os.environ.get("SWARMLAB_ARM_PORT", "5603"))
+
+
+def key_vault_port() -> int:
+    return int(os.environ.get("SWARMLAB_KEYVAULT_PORT", "5604"))
+
+
+class AzureCloud:
+    def __init__(self, identities: Identities, storage: dict[str, str]):
+        self.identities = identities
+        self.storage = storage
+        self.store = ResourceStore()
+        self.throttle = Throttle()
+        self.vaults = KeyVaults(self.store, identities, self.key_vault_endpoint)
+        network_types.install(self.store)
+        managed_identities.install(self.store, identities)
+        storage_types.install(self.store, lambda: self.storage)
+        role_assignments.install(self.store, lambda p: identities.by_principal(p) is not None)
+        self.vaults.install()
+        self.management = Management(self.store, identities, self.throttle, self.management_endpoint, self.environment)
+        self._servers: list[BaseWSGIServer] = []
+
+    @staticmethod
+    def management_endpoint() -> str:
+        return f"https://127.0.0.1:{management_port()}"
+
+    @staticmethod
+    def key_vault_endpoint() -> str:
+        return f"https://127.0.0.1:{key_vault_port()}"
+
+    def environment(self) -> dict[str, Any]:
+        """What a template's `environment()` returns in the lab."""
+        return {
+            "name": "SwarmLab",
+            "resourceManager": self.management_endpoint() + "/",
+            "authentication": {"loginEndpoint": "https://login.microsoftonline.com/", "tenant": "common",
+                               "audiences": ["https://management.azure.com/"]},
+            "suffixes": {"keyvaultDns": ".vault.azure.net", "storage": "core.windows.net"},
+        }
+
+    def serve(self, ca: LabCa) -> None:
+        context = (str(ca.server_cert), str(ca.server_key))
+        for port, app, name in ((management_port(), self.management, "arm"),
+                                (key_vault_port(), key_vault_app(self.vaults, self.throttle), "keyvault")):
+            server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=context)
+            threading.Thread(target=server.serve_forever, daemon=True, name=name).start()
+            self._servers.append(server)
+        log.info("Azure management %s, Key Vault %s", self.management_endpoint(), self.key_vault_endpoint())
+
+    def info(self) -> dict[str, Any]:
+        return {"management_endpoint": self.management_endpoint(), "key_vault_endpoint": self.key_vault_endpoint(),
+                "subscription_id": SUBSCRIPTION_ID, "tenant_id": TENANT_ID, "location": LOCATION}
+
+    def stop(self) -> None:
+        for s in self._servers:
+            s.shutdown()
