@@ -21,6 +21,8 @@ command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 # The lab can trace every process a command starts (which arguments it was given).
 command -v strace >/dev/null 2>&1 || need+=(strace)
+# The README's by-hand Azure lab calls shape their JSON with jq.
+command -v jq >/dev/null 2>&1 || need+=(jq)
 # The tests' service image is a static binary built with the machine's gcc and tarred.
 command -v tar >/dev/null 2>&1 || need+=(tar)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)

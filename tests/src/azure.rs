@@ -10,6 +10,10 @@ use crate::{Lab, LabError};
 pub const STORAGE_VERSION: &str = "2025-11-05";
 /// The audience of a token for Azure Storage.
 pub const STORAGE_RESOURCE: &str = "https://storage.azure.com/";
+/// The audience of a token for Azure Resource Manager.
+pub const MANAGEMENT_RESOURCE: &str = "https://management.azure.com/";
+/// The audience of a token for Key Vault's data plane.
+pub const KEY_VAULT_RESOURCE: &str = "https://vault.azure.net";
 
 /// What `lab.json` says of the Azure lab.
 #[derive(Debug, Clone, Deserialize)]
@@ -18,6 +22,11 @@ pub struct AzureLabInfo {
     pub blob_endpoint: String,
     pub queue_endpoint: String,
     pub identity_endpoint: String,
+    pub management_endpoint: String,
+    pub key_vault_endpoint: String,
+    pub subscription_id: String,
+    pub tenant_id: String,
+    pub location: String,
 }
 
 /// A managed identity made in the lab, with the header its holder sends for tokens.
@@ -44,8 +53,8 @@ pub struct AzureLab {
     pub info: AzureLabInfo,
     /// Trusts the lab's CA and nothing else.
     pub https: reqwest::Client,
-    lab_endpoint: String,
-    http: reqwest::Client,
+    pub(crate) lab_endpoint: String,
+    pub(crate) http: reqwest::Client,
 }
 
 impl AzureLab {

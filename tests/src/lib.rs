@@ -1,9 +1,10 @@
 //! Helpers for the integration tests that run against the lab (`infra/lab`): a client
-//! for the running lab (and its Azure part), bounded waits, SSM Run Command, and stacks from the templates in
+//! for the running lab (and its Azure part: storage, identities, the management plane), bounded waits, SSM Run Command, and stacks from the templates in
 //! `tests/fixtures/templates`.
 
 pub mod answer_catcher;
 pub mod azure;
+pub mod azure_management;
 pub mod error;
 pub mod fleet;
 pub mod lab;

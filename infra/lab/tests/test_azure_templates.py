@@ -80,6 +80,10 @@ class Expressions(unittest.TestCase):
             ("[coalesce(null(), 'z')]", "z"),
             ("[empty(createArray())]", True),
             ("[contains('Hello', 'ell')]", True),
+            ("[contains('Hello', 'ELL')]", False),  # case-sensitive in strings
+            ("[contains(createObject('Key', 1), 'key')]", True),  # not in object keys
+            ("[union(json('{\"a\": {\"x\": 1, \"l\": [1]}}'), json('{\"a\": {\"y\": 2, \"l\": [2]}}'))]",
+             {"a": {"x": 1, "y": 2, "l": [2]}}),  # nested objects merge, arrays are replaced
             ("['it''s']", "it's"),
             ("[[not an expression]", "[not an expression]"),
             ("plain text", "plain text"),
@@ -92,7 +96,15 @@ class Expressions(unittest.TestCase):
             with self.subTest(text=text):
                 self.assertEqual(ev(text, copy=2), want)
 
-    def test_unique_string_is_13_stable_lowercase_characters(self) -> None:
+    def test_unique_string_gives_what_real_deployments_give(self) -> None:
+        # Published outputs of real ARM deployments and of Microsoft's own port.
+        for args, want in [
+            (("aaa",), "zavj67f3en4hc"),
+            (("zzz",), "cryksdzzzawae"),
+            (("xxx", "yyy", "zzz"), "lghi7k5js7itq"),
+            (("/subscriptions/00000000-0000-0000-0000-000000000000", "resource-id"), "cwvxuqg24sifi"),
+        ]:
+            self.assertEqual(unique_string(*args), want, args)
         a = unique_string(GROUP)
         self.assertEqual(len(a), 13)
         self.assertEqual(a, unique_string(GROUP))
@@ -143,7 +155,7 @@ class Deployments(unittest.TestCase):
         self.assertEqual([r["name"] for r in lb["properties"]["loadBalancingRules"]], ["port-80", "port-443"])
         self.assertEqual(lb["properties"]["probes"][1]["properties"]["port"], 443)
         self.assertEqual(d.outputs["lbRules"]["value"], 2)
-        self.assertEqual(d.outputs["managers"], {"type": "int", "value": 3})
+        self.assertEqual(d.outputs["managers"], {"type": "Int", "value": 3})
         self.assertTrue(d.outputs["vaultUri"]["value"].startswith("https://127.0.0.1:"))
         record = store.get(f"{GROUP}/providers/Microsoft.Network/privateDnsZones/swarm1.swarm.internal/A/managers")
         assert record is not None
@@ -181,14 +193,28 @@ class Deployments(unittest.TestCase):
                 self.assertIn(reason, str(caught.exception))
         self.assertEqual(self.cloud.store.list("Microsoft.Network/loadBalancers", "/"), [])
 
-    def test_an_unknown_function_fails_the_deployment_with_its_name(self) -> None:
+    def test_an_unknown_function_is_refused_by_name_before_anything_is_made(self) -> None:
         t = json.loads(FIXTURE.read_text())
-        t["resources"][7]["properties"]["frontendIPConfigurations"][0]["name"] = "[shinyNewFunction('x')]"
-        d = self.deploy(t, {"clusterName": {"value": "swarm4"}})
+        t["resources"][7]["properties"]["frontendIPConfigurations"][0]["name"] = "[if(true(), 'a', shinyNewFunction('x'))]"
+        with self.assertRaises(TemplateError) as caught:
+            self.deploy(t, {"clusterName": {"value": "swarm4"}})
+        self.assertEqual(caught.exception.code, "InvalidTemplate")
+        self.assertIn("The template resource '[variables('lbName')]' is not valid: "
+                      "The template function 'shinynewfunction' is not valid", str(caught.exception))
+        self.assertEqual(self.cloud.store.list("Microsoft.ManagedIdentity/userAssignedIdentities", "/"), [])
+
+    def test_a_resource_refused_while_deploying_fails_the_deployment_with_its_cause(self) -> None:
+        t = json.loads(FIXTURE.read_text())
+        t["resources"][2]["properties"]["enableRbacAuthorization"] = False
+        d = self.deploy(t, {"clusterName": {"value": "swarm6"}})
         self.assertEqual(d.state, "Failed")
         assert d.error is not None
         self.assertEqual(d.error["code"], "DeploymentFailed")
-        self.assertIn("The template function 'shinynewfunction' is not valid", d.error["details"][0]["message"])
+        self.assertIn("enableRbacAuthorization", d.error["details"][0]["message"])
+        failed = [op for op in d.operations() if op["properties"]["provisioningState"] == "Failed"]
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(failed[0]["properties"]["statusCode"], "BadRequest")
+        self.assertEqual(failed[0]["properties"]["targetResource"]["resourceType"], "Microsoft.KeyVault/vaults")
 
     def test_an_unknown_resource_type_is_refused_by_name(self) -> None:
         t = json.loads(FIXTURE.read_text())

@@ -215,11 +215,12 @@ class Management:
             target = Target(SUBSCRIPTION_ID, TENANT_ID, group["name"], group["location"], name)
             deployment = Deployment(target, body, self.store, self.environment())
             self.deployments[key] = deployment
+            accepted = deployment.as_arm()  # the answer is the deployment as accepted, before it runs
             deployment.start(self.store.lock)
             status_url = (f"{self.base_url()}{deployment.id}/operationStatuses/{deployment.correlation}"
                           f"?api-version={version}")
             log.info("deployment %s accepted (%d resources)", name, len(deployment.run.planned))
-            return (200 if found else 201), deployment.as_arm(), {"Azure-AsyncOperation": status_url}
+            return (200 if found else 201), accepted, {"Azure-AsyncOperation": status_url}
         if found is None:
             raise _Answer(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
         if method != "GET":

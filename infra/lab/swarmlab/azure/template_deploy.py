@@ -20,9 +20,9 @@ from typing import Any, Callable, Protocol
 
 from .template_language import (
     TemplateError,
-    evaluate_string,
     evaluate_value,
     resource_id_of,
+    unknown_functions,
 )
 
 log = logging.getLogger("swarmlab.azure.deploy")
@@ -195,9 +195,27 @@ class Run:
             raise TemplateError("Deployment template validation failed: the lab does not evaluate user-defined functions.")
         if not isinstance(t.get("resources", []), list):
             raise TemplateError("Deployment template validation failed: 'resources' must be an array.")
+        self._known_functions()
         self._bind_parameters()
         self._expand()
         self._order()
+
+    def _known_functions(self) -> None:
+        """Every function any expression calls is one the lab knows, or the template is
+        refused before anything runs, naming the function and where it is."""
+        t = self.template
+        places: list[tuple[str, Any]] = [(f"parameter '{k}'", v) for k, v in (t.get("parameters") or {}).items()]
+        places += [(f"variable '{k}'", v) for k, v in (t.get("variables") or {}).items()]
+        for r in t.get("resources") or []:
+            name = r.get("name", "?") if isinstance(r, dict) else "?"
+            places.append((f"resource '{name}'", r))
+        places += [(f"output '{k}'", v) for k, v in (t.get("outputs") or {}).items()]
+        for where, value in places:
+            unknown = unknown_functions(value)
+            if unknown:
+                raise TemplateError(
+                    f"Deployment template validation failed: 'The template {where} is not valid: "
+                    f"The template function '{unknown[0]}' is not valid. Please see https://aka.ms/arm-functions for usage details.'.")
 
     def _bind_parameters(self) -> None:
         declared = self.template.get("parameters") or {}
@@ -398,12 +416,23 @@ class Run:
         for name, spec in (self.template.get("outputs") or {}).items():
             if "condition" in spec and not _truthy(evaluate_value(spec["condition"], self.scope), "condition"):
                 continue
-            out[name] = {"type": spec.get("type", "String"), "value": evaluate_value(spec.get("value"), self.scope)}
+            out[name] = {"type": type_name(spec.get("type", "String")), "value": evaluate_value(spec.get("value"), self.scope)}
         return out
 
 
 def _status_text(code: int) -> str:
-    return {200: "OK", 201: "Created", 202: "Accepted"}.get(code, str(code))
+    """An operation's statusCode: the HTTP status's name, as ARM reports it."""
+    return {200: "OK", 201: "Created", 202: "Accepted", 400: "BadRequest", 403: "Forbidden", 404: "NotFound",
+            409: "Conflict", 412: "PreconditionFailed", 429: "TooManyRequests"}.get(code, str(code))
+
+
+# ARM reports parameter and output types capitalised.
+_TYPE_NAMES = {"string": "String", "securestring": "SecureString", "int": "Int", "bool": "Bool",
+               "object": "Object", "secureobject": "SecureObject", "array": "Array"}
+
+
+def type_name(declared: Any) -> str:
+    return _TYPE_NAMES.get(str(declared).lower(), str(declared))
 
 
 def _property_copies(body: dict[str, Any], scope: _Scope) -> dict[str, Any]:
@@ -546,9 +575,7 @@ class Deployment:
             "correlationId": self.correlation,
             "timestamp": self.finished or self.started,
             "templateHash": self.run.template_hash,
-            "parameters": {k: {"type": str((self.run.template.get("parameters") or {}).get(k, {}).get("type", "String")),
-                               "value": (None if str((self.run.template.get("parameters") or {}).get(k, {}).get("type", "")).lower().startswith("secure") else v)}
-                           for k, v in self.run.parameters.items()},
+            "parameters": self._shown_parameters(),
             "outputResources": [{"id": p.rid} for p in self.run.planned if p.deployed is not None],
             "dependencies": [],
         }
@@ -558,6 +585,15 @@ class Deployment:
             props["error"] = self.error
         return {"id": self.id, "name": self.target.name, "type": "Microsoft.Resources/deployments",
                 "location": None, "properties": props}
+
+    def _shown_parameters(self) -> dict[str, Any]:
+        """The parameters as ARM echoes them: typed, and a secure one without its value."""
+        declared = self.run.template.get("parameters") or {}
+        out: dict[str, Any] = {}
+        for k, v in self.run.parameters.items():
+            kind = type_name((declared.get(k) or {}).get("type", "String"))
+            out[k] = {"type": kind} if kind.startswith("Secure") else {"type": kind, "value": v}
+        return out
 
     def operations(self) -> list[dict[str, Any]]:
         return [op.as_arm(self.id) for op in self.run.operations]

@@ -206,6 +206,35 @@ def evaluate(node: Any, scope: Scope) -> Any:
     raise TemplateError(f"not an expression node: {node!r}")
 
 
+def unknown_functions(value: Any) -> list[str]:
+    """The names of the functions a JSON value's expressions call that the lab does not
+    know (ARM refuses those when it validates, before anything runs)."""
+    found: list[str] = []
+
+    def walk_node(node: Any) -> None:
+        if isinstance(node, Call):
+            if node.name != "if" and node.name not in FUNCTIONS and node.name not in found:
+                found.append(node.name)
+            for a in node.args:
+                walk_node(a)
+        elif isinstance(node, Access):
+            walk_node(node.target)
+            walk_node(node.key)
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str) and is_expression(v):
+            walk_node(parse(v[1:-1]))
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+
+    walk(value)
+    return found
+
+
 def _arity(node: Call, low: int, high: int) -> None:
     if not low <= len(node.args) <= high:
         raise TemplateError(f"the template function '{node.name}' takes {low}-{high} arguments, not {len(node.args)}")
@@ -240,8 +269,16 @@ def _args(fn: str, args: tuple[Any, ...], low: int, high: int | None = None) -> 
 _BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
 
 
+def _fmix(h: int) -> int:
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    return h ^ (h >> 16)
+
+
 def _murmur64(data: bytes, seed: int = 0) -> int:
-    """MurmurHash64 (the two-32-bit-halves form ARM's uniqueString is built on)."""
+    """The 64-bit hash under ARM's uniqueString: two lanes of MurmurHash3 x86-128, seed 0."""
     c1, c2, mask = 0x239B961B, 0xAB0E9789, 0xFFFFFFFF
     length = len(data)
     h1, h2 = seed, seed
@@ -281,25 +318,16 @@ def _murmur64(data: bytes, seed: int = 0) -> int:
     h2 ^= length
     h1 = (h1 + h2) & mask
     h2 = (h2 + h1) & mask
-    for name in ("h1", "h2"):
-        h = h1 if name == "h1" else h2
-        h ^= h >> 16
-        h = (h * 0x85EBCA6B) & mask
-        h ^= h >> 13
-        h = (h * 0xC2B2AE35) & mask
-        h ^= h >> 16
-        if name == "h1":
-            h1 = h
-        else:
-            h2 = h
+    h1, h2 = _fmix(h1), _fmix(h2)
     h1 = (h1 + h2) & mask
     h2 = (h2 + h1) & mask
     return (h2 << 32) | h1
 
 
 def unique_string(*parts: str) -> str:
-    """13 characters, deterministic in its arguments (ARM's shape: a 64-bit hash of the
-    arguments joined by '-', in a lower-case base32)."""
+    """ARM's uniqueString: the hash of the arguments joined by '-', as 13 characters of
+    base32 (`a-z2-7`), five bits at a time from the top. It gives the strings real
+    deployments give (the unit tests hold published ones)."""
     h = _murmur64("-".join(parts).encode("utf-8"))
     wide = h << 1  # 64 bits in 13 five-bit digits
     return "".join(_BASE32[(wide >> (60 - 5 * i)) & 31] for i in range(13))
@@ -309,7 +337,7 @@ _GUID_NAMESPACE = uuid.UUID("11fb06fb-712d-4ddd-98c7-e71bbd588830")
 
 
 def guid_of(*parts: str) -> str:
-    """A name-based UUID of the arguments (deterministic, as ARM's guid() is)."""
+    """ARM's guid(): a name-based (v5) UUID of the arguments joined by '-'."""
     return str(uuid.uuid5(_GUID_NAMESPACE, "-".join(parts)))
 
 
@@ -415,7 +443,7 @@ def _length(_s: Scope, v: Any) -> int:
 
 def _contains(_s: Scope, container: Any, item: Any) -> bool:
     if isinstance(container, str):
-        return _str(item, "contains").lower() in container.lower()
+        return _str(item, "contains") in container  # case-sensitive for strings
     if isinstance(container, dict):
         return any(k.lower() == _str(item, "contains").lower() for k in container)
     if isinstance(container, list):
@@ -427,11 +455,19 @@ def _empty(_s: Scope, v: Any) -> bool:
     return v is None or (isinstance(v, (str, list, dict)) and len(v) == 0)
 
 
+def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Later wins; nested objects merge, nested arrays are replaced (as ARM's union does)."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merged(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
 def _union(_s: Scope, *args: Any) -> Any:
     if all(isinstance(a, dict) for a in args):
         out: dict[str, Any] = {}
         for a in args:
-            out.update(a)
+            out = _merged(out, a)
         return out
     if all(isinstance(a, list) for a in args):
         seen: list[Any] = []
