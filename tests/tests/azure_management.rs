@@ -291,6 +291,10 @@ async fn the_load_balancer_and_dns_record_sets_refuse_stale_etags() -> anyhow::R
         "{}",
         put.body
     );
+    assert_eq!(
+        put.body["error"]["details"][0]["code"],
+        "PreconditionFailedEtagMismatch"
+    );
     let now = azure
         .arm(Some(token), Method::GET, &lb_path, None, &[])
         .await?;
@@ -343,6 +347,10 @@ async fn the_load_balancer_and_dns_record_sets_refuse_stale_etags() -> anyhow::R
         format!("leader.{zone}.")
     );
     let etag = created.body["etag"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        !etag.is_empty() && !etag.starts_with("W/"),
+        "DNS etags are bare: {etag}"
+    );
     let again = azure
         .arm(
             Some(token),
@@ -523,7 +531,7 @@ async fn a_throttled_call_answers_429_with_retry_after_and_the_next_goes_through
         .await?;
     assert_eq!(
         (a.status, a.error_code()),
-        (429, "TooManyRequests"),
+        (429, "SubscriptionRequestsThrottled"),
         "{}",
         a.body
     );

@@ -82,8 +82,11 @@ class Management:
             operation = f"{method} {self._operation_type(path)}"
             wait = self.throttle.take(operation)
             if wait is not None:
-                raise _Answer(429, "TooManyRequests",
-                              f"The request is being throttled ({operation}). Retry after {wait} seconds.",
+                kind = "read" if method == "GET" else "write"
+                raise _Answer(429, "SubscriptionRequestsThrottled",
+                              f"Number of '{kind}' requests for subscription '{SUBSCRIPTION_ID}' actor "
+                              f"'{operation}' exceeded. Please try again after '{wait}' seconds after additional "
+                              "tokens are available. Refer to https://aka.ms/arm-throttling",
                               {"Retry-After": str(wait)})
             if "api-version" not in query:
                 raise _Answer(400, "MissingApiVersionParameter",
@@ -96,7 +99,7 @@ class Management:
             status, payload = a.status, {"error": {"code": a.code, "message": str(a)}}
             headers.update(a.headers)
         except ResourceError as e:
-            status, payload = e.status, {"error": {"code": e.code, "message": str(e)}}
+            status, payload = e.status, e.body()
         except TemplateError as e:
             status, payload = 400, {"error": {"code": e.code, "message": str(e)}}
         except Exception as e:  # the lab's fault: answered, logged

@@ -22,8 +22,9 @@ SUBSCRIPTION_ID = "5a1ab000-0000-4000-8000-00000000a001"
 LOCATION = "swarmlab"
 
 
-def new_etag() -> str:
-    return f'W/"{uuid.uuid4()}"'
+def new_etag(weak: bool = True) -> str:
+    """The network provider's etags are weak (`W/"<guid>"`); DNS's are a bare GUID."""
+    return f'W/"{uuid.uuid4()}"' if weak else str(uuid.uuid4())
 
 
 def parent_id(rid: str) -> str:
@@ -45,9 +46,11 @@ class Conditions:
             if existing is None:
                 raise ResourceError("PreconditionFailed", f"The {what} does not exist (If-Match: {self.if_match}).", 412)
             if self.if_match != "*" and self.if_match != existing.get("etag"):
-                raise ResourceError(
-                    "PreconditionFailed",
-                    f"The etag {self.if_match} does not match the {what}'s current etag {existing.get('etag')}.", 412)
+                raise ResourceError("PreconditionFailed", "Precondition failed.", 412, details=[{
+                    "code": "PreconditionFailedEtagMismatch",
+                    "message": f"Etag provided in if-match header {self.if_match} does not match etag "
+                               f"{existing.get('etag')} of resource {existing.get('id')} in NRP data store.",
+                }])
 
 
 # A type's shaper: (store, id, body, what exists) -> the resource as stored and answered.
@@ -59,6 +62,7 @@ class ResourceType:
     name: str
     shape: Shaper
     conditional: bool = False  # takes If-Match / If-None-Match
+    weak_etag: bool = True
     on_delete: Callable[["ResourceStore", dict[str, Any]], None] | None = None
 
 
@@ -135,7 +139,7 @@ class ResourceStore:
                 "name": rid.rsplit("/", 1)[-1],
                 "type": kind.name,
                 **{k: v for k, v in shaped.items() if k not in ("id", "name", "type", "etag")},
-                "etag": new_etag(),
+                "etag": new_etag(kind.weak_etag),
             }
             self._by_id[rid.lower()] = stored
             return (200 if existing else 201), copy.deepcopy(stored)

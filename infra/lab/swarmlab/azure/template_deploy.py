@@ -36,10 +36,17 @@ FAILED_MESSAGE = (
 class ResourceError(Exception):
     """A resource the lab's resource type refused to create, with ARM's code and status."""
 
-    def __init__(self, code: str, message: str, status: int = 400):
+    def __init__(self, code: str, message: str, status: int = 400, details: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.code = code
         self.status = status
+        self.details = details or []
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": str(self)}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
 
 
 class ResourceTypes(Protocol):
