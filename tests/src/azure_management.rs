@@ -18,6 +18,8 @@ pub const RESOURCES_VERSION: &str = "2024-03-01";
 pub const NETWORK_VERSION: &str = "2025-05-01";
 /// Private DNS's API version.
 pub const PRIVATE_DNS_VERSION: &str = "2024-06-01";
+/// Compute's API version.
+pub const COMPUTE_VERSION: &str = "2025-04-01";
 /// Key Vault's data-plane API version.
 pub const KEY_VAULT_VERSION: &str = "7.5";
 
@@ -169,6 +171,79 @@ impl AzureLab {
             },
         )
         .await
+    }
+
+    /// Runs a script on a VM by managed Run Command (PUT, its async operation followed to
+    /// the end); the command's `instanceView`.
+    pub async fn run_command(
+        &self,
+        token: &str,
+        vm_id: &str,
+        script: &str,
+        parameters: &[(&str, &str)],
+    ) -> Result<Value, LabError> {
+        let name = crate::unique_name("cmd");
+        let path = format!("{vm_id}/runCommands/{name}?api-version={COMPUTE_VERSION}");
+        let params: Vec<Value> = parameters
+            .iter()
+            .map(|(k, v)| serde_json::json!({ "name": k, "value": v }))
+            .collect();
+        let body = serde_json::json!({
+            "location": self.info.location,
+            "properties": { "source": { "script": script }, "parameters": params, "timeoutInSeconds": 120 }
+        });
+        let put = self
+            .arm(Some(token), Method::PUT, &path, Some(&body), &[])
+            .await?;
+        if put.status != 201 {
+            return Err(LabError::Unexpected(format!(
+                "run command on {vm_id}: {} {}",
+                put.status, put.body
+            )));
+        }
+        let url = put
+            .header("azure-asyncoperation")
+            .ok_or_else(|| {
+                LabError::Unexpected("a run command without Azure-AsyncOperation".into())
+            })?
+            .to_owned();
+        self.wait_async(token, &url).await?;
+        let got = self
+            .arm(
+                Some(token),
+                Method::GET,
+                &format!(
+                    "{vm_id}/runCommands/{name}?api-version={COMPUTE_VERSION}&$expand=instanceView"
+                ),
+                None,
+                &[],
+            )
+            .await?;
+        if got.status != 200 {
+            return Err(LabError::Unexpected(format!(
+                "reading run command {name} on {vm_id}: {} {}",
+                got.status, got.body
+            )));
+        }
+        Ok(got.body["properties"]["instanceView"].clone())
+    }
+
+    /// A lab control: the VM is lost without notice.
+    pub async fn lose_vm(&self, vm_id: &str) -> Result<(), LabError> {
+        let r = self
+            .http
+            .post(format!("{}/_lab/azure/lose-vm", self.lab_endpoint))
+            .json(&serde_json::json!({ "vm": vm_id }))
+            .send()
+            .await
+            .map_err(LabError::Status)?;
+        if !r.status().is_success() {
+            return Err(LabError::Unexpected(format!(
+                "lose {vm_id}: {}",
+                r.status()
+            )));
+        }
+        Ok(())
     }
 
     /// Asks the lab to refuse the next `count` calls of `operation` with 429.

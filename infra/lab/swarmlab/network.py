@@ -49,9 +49,17 @@ def check_range_is_free() -> None:
             )
 
 
+# A bridge without an address of its own takes the lowest of its ports' MACs, and changes
+# it when that port goes: every node's ARP entry for the lab's address then points at a
+# MAC nobody answers for, and their calls stall until the entry is re-resolved. A fixed,
+# locally administered MAC keeps the lab's address where the nodes last saw it.
+BRIDGE_MAC = "02:5a:1a:b0:00:01"
+
+
 def ensure_bridge() -> None:
     if _ip("link", "show", config.BRIDGE, check=False).returncode != 0:
-        _ip("link", "add", config.BRIDGE, "type", "bridge")
+        _ip("link", "add", config.BRIDGE, "address", BRIDGE_MAC, "type", "bridge")
+    _ip("link", "set", "dev", config.BRIDGE, "address", BRIDGE_MAC)
     addr = str(config.bridge_address())
     if addr not in _ip("-4", "addr", "show", "dev", config.BRIDGE).stdout:
         _ip("addr", "add", addr, "dev", config.BRIDGE)

@@ -168,6 +168,24 @@ class Lab:
             except (ValueError, KeyError, TypeError) as exc:
                 return self._reply(start_response, 400, {"message": f'expected {{"operation": "PUT Microsoft.Network/loadBalancers" | "*", "count": N, "retry_after": SECONDS}}: {exc}'})
             return self._reply(start_response, 200, self.azure.throttle.report())
+        if path == "/_lab/azure/lose-vm" and method == "POST" and self.azure is not None:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                vm = str(json.loads(environ["wsgi.input"].read(length) or b"{}")["vm"])
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._reply(start_response, 400, {"message": f'expected {{"vm": RESOURCE_ID}}: {exc}'})
+            lost = self.azure.scale_sets.lose(vm)
+            return self._reply(start_response, 200 if lost else 404, {"vm": vm, "lost": lost})
+        if path == "/_lab/azure/run-command-latency" and method == "POST" and self.azure is not None:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                seconds = float(json.loads(environ["wsgi.input"].read(length) or b"{}")["seconds"])
+                if not 0 <= seconds <= 60:
+                    raise ValueError("seconds must be 0 to 60")
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._reply(start_response, 400, {"message": f'expected {{"seconds": 0-60}}: {exc}'})
+            self.azure.run_commands.latency = seconds
+            return self._reply(start_response, 200, {"seconds": seconds})
         if path == "/_lab/azure/throttle" and method == "GET" and self.azure is not None:
             return self._reply(start_response, 200, self.azure.throttle.report())
         if path == "/_lab/status" and method == "GET":
@@ -255,7 +273,7 @@ def main() -> None:
     ca = lab_ca.create(p.run / "ca", hosts=("127.0.0.1", "localhost", str(config.bridge_address().ip)))
     storage = AzureStorage.start(p.run, ca)
     try:
-        lab.azure = AzureCloud(lab.identities, {"blob": storage.blob_endpoint, "queue": storage.queue_endpoint})
+        lab.azure = AzureCloud(lab.identities, {"blob": storage.blob_endpoint, "queue": storage.queue_endpoint}, lab.nodes)
         lab.azure.serve(ca)
     except BaseException:
         storage.stop()

@@ -9,6 +9,7 @@ import unittest
 from pathlib import Path
 
 from swarmlab.azure.cloud import AzureCloud
+from swarmlab.nodes import NodeManager
 from swarmlab.azure.identity import TENANT_ID, Identities
 from swarmlab.azure.resources import SUBSCRIPTION_ID
 from swarmlab.azure.template_deploy import Deployment, Target
@@ -134,7 +135,7 @@ class Expressions(unittest.TestCase):
 class Deployments(unittest.TestCase):
     def setUp(self) -> None:
         self.ids = Identities()
-        self.cloud = AzureCloud(self.ids, {"blob": "https://127.0.0.1:1/acct", "queue": "https://127.0.0.1:2/acct"})
+        self.cloud = AzureCloud(self.ids, {"blob": "https://127.0.0.1:1/acct", "queue": "https://127.0.0.1:2/acct"}, NodeManager())
         self.cloud.store.put_group("rg1", "swarmlab")
         self.template = json.loads(FIXTURE.read_text())
 

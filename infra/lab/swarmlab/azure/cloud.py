@@ -1,7 +1,8 @@
 """The Azure lab's management side put together: the resource store with the resource
 types the lab knows, the management endpoint (ARM) and Key Vault's data plane, each on
-its own loopback port over TLS with the run's CA, and the controls the lab's own HTTP
-endpoint offers for them (throttling)."""
+its own loopback port over TLS with the run's CA; the VMs' IMDS on the bridge (plain
+HTTP, as IMDS is); the clock that lets deletes go ahead once their notice is over; and
+the controls the lab's own HTTP endpoint offers for them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,18 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from .. import config
+from ..nodes import NodeManager
 from . import managed_identities, network_types, role_assignments, storage_types
+from .async_operations import AsyncOperations
+from .imds import Imds
 from .identity import TENANT_ID, Identities
 from .key_vault import KeyVaults
 from .lab_ca import LabCa
 from .management import Management, key_vault_app
 from .resources import LOCATION, SUBSCRIPTION_ID, ResourceStore
+from .run_commands import RunCommands
+from .scale_sets import ScaleSets
 from .throttling import Throttle
 
 log = logging.getLogger("swarmlab.azure")
@@ -31,8 +38,12 @@ def key_vault_port() -> int:
     return int(os.environ.get("SWARMLAB_KEYVAULT_PORT", "5604"))
 
 
+def imds_port() -> int:
+    return int(os.environ.get("SWARMLAB_IMDS_PORT", "5605"))
+
+
 class AzureCloud:
-    def __init__(self, identities: Identities, storage: dict[str, str]):
+    def __init__(self, identities: Identities, storage: dict[str, str], nodes: NodeManager):
         self.identities = identities
         self.storage = storage
         self.store = ResourceStore()
@@ -43,8 +54,15 @@ class AzureCloud:
         storage_types.install(self.store, lambda: self.storage)
         role_assignments.install(self.store, lambda p: identities.by_principal(p) is not None)
         self.vaults.install()
-        self.management = Management(self.store, identities, self.throttle, self.management_endpoint, self.environment)
+        self.operations = AsyncOperations(self.management_endpoint)
+        self.scale_sets = ScaleSets(self.store, nodes)
+        self.scale_sets.install()
+        self.run_commands = RunCommands(self.store, self.scale_sets, nodes, self.operations)
+        self.run_commands.install()
+        self.management = Management(self.store, identities, self.throttle, self.management_endpoint, self.environment,
+                                     self.operations)
         self._servers: list[BaseWSGIServer] = []
+        self._stopping = threading.Event()
 
     @staticmethod
     def management_endpoint() -> str:
@@ -53,6 +71,10 @@ class AzureCloud:
     @staticmethod
     def key_vault_endpoint() -> str:
         return f"https://127.0.0.1:{key_vault_port()}"
+
+    @staticmethod
+    def imds_endpoint() -> str:
+        return f"http://{config.bridge_address().ip}:{imds_port()}"
 
     def environment(self) -> dict[str, Any]:
         """What a template's `environment()` returns in the lab."""
@@ -71,12 +93,28 @@ class AzureCloud:
             server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=context)
             threading.Thread(target=server.serve_forever, daemon=True, name=name).start()
             self._servers.append(server)
-        log.info("Azure management %s, Key Vault %s", self.management_endpoint(), self.key_vault_endpoint())
+        imds = make_server(str(config.bridge_address().ip), imds_port(),
+                           Imds(self.scale_sets, self.store, self.identities), threaded=True)
+        threading.Thread(target=imds.serve_forever, daemon=True, name="imds").start()
+        self._servers.append(imds)
+        threading.Thread(target=self._clock, daemon=True, name="azure-clock").start()
+        log.info("Azure management %s, Key Vault %s, IMDS %s", self.management_endpoint(), self.key_vault_endpoint(),
+                 self.imds_endpoint())
+
+    def _clock(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.scale_sets.tick()
+            except Exception:
+                log.exception("Azure clock")
+            self._stopping.wait(0.25)
 
     def info(self) -> dict[str, Any]:
         return {"management_endpoint": self.management_endpoint(), "key_vault_endpoint": self.key_vault_endpoint(),
+                "imds_endpoint": self.imds_endpoint(),
                 "subscription_id": SUBSCRIPTION_ID, "tenant_id": TENANT_ID, "location": LOCATION}
 
     def stop(self) -> None:
+        self._stopping.set()
         for s in self._servers:
             s.shutdown()

@@ -103,6 +103,17 @@ class Identities:
         asked = query.get("client_id") or query.get("principal_id")
         if asked and asked not in (ident.client_id, ident.principal_id):
             raise TokenError(400, f"identity {asked} is not assigned to this caller")
+        token, claims = self.issue(ident, resource)
+        return {
+            "access_token": token,
+            "expires_on": str(claims["exp"]),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": ident.client_id,
+        }
+
+    def issue(self, ident: Identity, resource: str) -> tuple[str, dict[str, Any]]:
+        """A token for `ident` with audience `resource`, and its claims."""
         now = int(time.time())
         claims = {
             "aud": resource,
@@ -116,13 +127,7 @@ class Identities:
             "tid": TENANT_ID,
             "idtyp": "app",
         }
-        return {
-            "access_token": self.sign(claims),
-            "expires_on": str(claims["exp"]),
-            "resource": resource,
-            "token_type": "Bearer",
-            "client_id": ident.client_id,
-        }
+        return self.sign(claims), claims
 
     def sign(self, claims: dict[str, Any]) -> str:
         head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())

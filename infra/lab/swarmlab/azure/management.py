@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 
 from . import key_vault
+from .async_operations import AsyncOperations
 from .identity import TENANT_ID, Identities, TokenError
 from .resources import LOCATION, SUBSCRIPTION_ID, Conditions, ResourceStore
 from .template_deploy import Deployment, ResourceError, Target
@@ -62,14 +63,14 @@ class Management:
     """The ARM endpoint's WSGI application."""
 
     def __init__(self, store: ResourceStore, identities: Identities, throttle: Throttle, base_url: Callable[[], str],
-                 environment: Callable[[], dict[str, Any]]):
+                 environment: Callable[[], dict[str, Any]], operations: AsyncOperations):
         self.store = store
         self.identities = identities
         self.throttle = throttle
         self.base_url = base_url
         self.environment = environment
         self.deployments: dict[str, Deployment] = {}
-        self.operations: dict[str, dict[str, Any]] = {}
+        self.operations = operations
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -161,13 +162,6 @@ class Management:
             raise _Answer(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
         return group
 
-    def _async_header(self, namespace: str, status: str, api_version: str) -> dict[str, str]:
-        op = str(uuid.uuid4())
-        self.operations[op] = {"id": op, "name": op, "status": status}
-        url = (f"{self.base_url()}/subscriptions/{SUBSCRIPTION_ID}/providers/{namespace}/locations/{LOCATION}"
-               f"/operations/{op}?api-version={api_version}")
-        return {"Azure-AsyncOperation": url}
-
     # --- routes -------------------------------------------------------------------------
     def _route(self, method: str, path: str, query: dict[str, str], body: Any, conditions: Conditions
                ) -> tuple[int, Any, dict[str, str]]:
@@ -197,13 +191,13 @@ class Management:
         m = _ASSIGNMENT.match(path)
         if m:
             return self._resource(method, path, "Microsoft.Authorization/roleAssignments", m.group(2) is not None,
-                                  body, conditions, version, scope=m.group(1))
+                                  body, conditions, query, scope=m.group(1))
         m = _RESOURCE.match(path)
         if m:
             self._subscription(m.group(1))
             self._group(m.group(2))
             rtype, named = _type_of(m.group(3))
-            return self._resource(method, path, rtype, named, body, conditions, version)
+            return self._resource(method, path, rtype, named, body, conditions, query)
         raise _Answer(404, "InvalidResourceType", f"The lab serves no {method} {path}.")
 
     def _deployment(self, method: str, m: re.Match[str], body: Any, version: str) -> tuple[int, Any, dict[str, str]]:
@@ -241,8 +235,10 @@ class Management:
             return 200, status, {}
 
     def _resource(self, method: str, path: str, rtype: str, named: bool, body: Any, conditions: Conditions,
-                  version: str, scope: str | None = None) -> tuple[int, Any, dict[str, str]]:
-        if not self.store.knows(rtype):
+                  query: dict[str, str], scope: str | None = None) -> tuple[int, Any, dict[str, str]]:
+        version = query["api-version"]
+        kind = self.store.type_of(rtype)
+        if kind is None:
             ns = rtype.split("/", 1)[0]
             raise _Answer(400, "InvalidResourceType",
                           f"The resource type '{rtype.split('/', 1)[-1]}' could not be found in the namespace '{ns}' "
@@ -254,7 +250,9 @@ class Management:
             items = self.store.list(rtype, under or "/")
             if rtype == "Microsoft.Authorization/roleAssignments" and scope is not None:
                 items = [i for i in items if i["id"].lower().startswith((scope.lower() or "") + "/providers/")]
-            return 200, {"value": items}, {}
+            if "$filter" in query:
+                items = _filtered(items, query["$filter"])
+            return 200, {"value": [_expanded(i, query) for i in items]}, {}
         if scope is not None and scope:
             self._scope_exists(scope)
         if method == "GET":
@@ -262,14 +260,25 @@ class Management:
             if found is None:
                 raise _Answer(404, "ResourceNotFound", f"The Resource '{rtype}/{path.rsplit('/', 1)[-1]}' was not found. "
                               "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
-            return 200, found, {"ETag": found.get("etag", "")}
-        if method == "PUT":
+            return 200, _expanded(found, query), {"ETag": found.get("etag", "")}
+        if method in ("PUT", "PATCH"):
+            if method == "PATCH":
+                existing = self.store.get(path)
+                if existing is None:
+                    raise _Answer(404, "ResourceNotFound", f"The Resource '{rtype}/{path.rsplit('/', 1)[-1]}' was not found.")
+                body = _patched(existing, body if isinstance(body, dict) else {})
             status, resource = self.store.put(path, rtype, body, conditions)
             extra = {"ETag": resource["etag"]}
-            if rtype.startswith("Microsoft.Network/") and "/privateDnsZones/" not in path:
-                extra.update(self._async_header(rtype.split("/", 1)[0], "Succeeded", version))
-            return status, resource, extra
+            if kind.starter is not None:  # the type runs on after the answer (a run command)
+                extra.update(kind.starter(path, version))
+            elif rtype.startswith(("Microsoft.Network/", "Microsoft.Compute/")) and "/privateDnsZones/" not in path:
+                extra.update(self.operations.start(rtype.split("/", 1)[0], version, done=True)[1])
+            return status, _expanded(resource, query), extra
         if method == "DELETE":
+            if kind.deleter is not None:
+                if not kind.deleter(path):
+                    return 204, None, {}
+                return 202, None, self.operations.start(rtype.split("/", 1)[0], version, done=True)[1]
             return (200 if self.store.delete(path) else 204), None, {}
         raise _Answer(405, "MethodNotAllowed", f"The lab does not {method} {rtype}.")
 
@@ -283,6 +292,36 @@ class Management:
             return
         if self.store.get(scope) is None and not (_RESOURCE.match(scope) and "/secrets/" in low and self.store.get(scope.rsplit("/secrets/", 1)[0])):
             raise _Answer(404, "ResourceNotFound", f"The scope '{scope}' of the role assignment does not exist.")
+
+
+_SET_FILTER = re.compile(r"^\s*'?virtualMachineScaleSet/id'?\s+eq\s+'([^']+)'\s*$", re.I)
+
+
+def _filtered(items: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """The one `$filter` the product sends: a Flexible set's VMs."""
+    m = _SET_FILTER.match(text)
+    if m is None:
+        raise _Answer(400, "InvalidFilterInQueryString",
+                      f"The lab filters VMs by `'virtualMachineScaleSet/id' eq '{{id}}'` only, not: {text}")
+    want = m.group(1).lower()
+    return [i for i in items
+            if str(((i.get("properties") or {}).get("virtualMachineScaleSet") or {}).get("id", "")).lower() == want]
+
+
+def _expanded(resource: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """`instanceView` only with `$expand=instanceView`, as Compute answers."""
+    props = resource.get("properties")
+    if isinstance(props, dict) and "instanceView" in props and query.get("$expand", "").lower() != "instanceview":
+        props = {k: v for k, v in props.items() if k != "instanceView"}
+        return {**resource, "properties": props}
+    return resource
+
+
+def _patched(existing: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in existing.items() if k not in ("id", "name", "type", "etag")}
+    for k, v in patch.items():
+        out[k] = {**out[k], **v} if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out
 
 
 def key_vault_app(vaults: key_vault.KeyVaults, throttle: Throttle) -> Callable:

@@ -64,6 +64,11 @@ class ResourceType:
     conditional: bool = False  # takes If-Match / If-None-Match
     weak_etag: bool = True
     on_delete: Callable[["ResourceStore", dict[str, Any]], None] | None = None
+    # A DELETE the type answers itself (a VM leaves on its own time): True if it exists.
+    deleter: Callable[[str], bool] | None = None
+    # Work a PUT starts and finishes after its answer: given the id and api-version, it
+    # returns the answer's Azure-AsyncOperation header.
+    starter: Callable[[str, str], dict[str, str]] | None = None
 
 
 def plain(store: "ResourceStore", rid: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
@@ -143,6 +148,21 @@ class ResourceStore:
             }
             self._by_id[rid.lower()] = stored
             return (200 if existing else 201), copy.deepcopy(stored)
+
+    def put_internal(self, rid: str, rtype: str, resource: dict[str, Any]) -> dict[str, Any]:
+        """The lab's own write (a scale set's VMs, its capacity after a delete): stored as
+        given, with its ids and a new etag, no shaping and no preconditions."""
+        with self.lock:
+            existing = self._by_id.get(rid.lower())
+            kind = self.types.get(rtype.lower())
+            stored = {**{k: v for k, v in copy.deepcopy(resource).items() if k not in ("id", "name", "type", "etag")},
+                      "id": existing["id"] if existing else rid, "name": rid.rsplit("/", 1)[-1],
+                      "type": kind.name if kind else rtype, "etag": new_etag(kind.weak_etag if kind else True)}
+            self._by_id[rid.lower()] = stored
+            return copy.deepcopy(stored)
+
+    def type_of(self, rtype: str) -> ResourceType | None:
+        return self.types.get(rtype.lower())
 
     def delete(self, rid: str) -> bool:
         with self.lock:

@@ -172,8 +172,9 @@ def evaluate_value(value: Any, scope: Scope) -> Any:
         return evaluate_string(value, scope)
     if isinstance(value, list):
         return [evaluate_value(v, scope) for v in value]
-    if isinstance(value, dict):
-        return {k: evaluate_value(v, scope) for k, v in value.items()}
+    if isinstance(value, dict):  # a property name may be an expression too
+        return {(str(evaluate_string(k, scope)) if is_expression(k) else unescape(k)): evaluate_value(v, scope)
+                for k, v in value.items()}
     return value
 
 
