@@ -25,6 +25,7 @@ pub struct AzureLabInfo {
     pub management_endpoint: String,
     pub key_vault_endpoint: String,
     pub imds_endpoint: String,
+    pub functions_http_endpoint: String,
     pub subscription_id: String,
     pub tenant_id: String,
     pub location: String,

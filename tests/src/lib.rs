@@ -4,6 +4,7 @@
 
 pub mod answer_catcher;
 pub mod azure;
+pub mod azure_functions;
 pub mod azure_management;
 pub mod error;
 pub mod fleet;

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from . import config, network, processes
+from .azure import functions_host as azure_functions
 from .azure import storage as azure_storage
 
 
@@ -110,8 +111,8 @@ def down(_args: argparse.Namespace) -> None:
         _stop_server(pid)
     for fn_pid in processes.pids_with_cmdline_containing(str(config.functions_dir()) + "/"):
         processes.stop(fn_pid, grace=2)
-    for storage_pid in azure_storage.leftover_pids():
-        processes.stop(storage_pid, grace=2)
+    for left_pid in azure_storage.leftover_pids() + azure_functions.leftover_pids():
+        processes.stop(left_pid, grace=2)
     removed = sweep()
     if removed:
         print(f"removed nodes: {', '.join(removed)}")
@@ -119,7 +120,8 @@ def down(_args: argparse.Namespace) -> None:
     p.lab_json.unlink(missing_ok=True)
     left = network.list_lab_netns()
     bridge = subprocess.run(["ip", "link", "show", config.BRIDGE], capture_output=True).returncode == 0
-    dockerds = processes.pids_with_cmdline_containing(str(p.exec_root) + "/") + azure_storage.leftover_pids()
+    dockerds = (processes.pids_with_cmdline_containing(str(p.exec_root) + "/") + azure_storage.leftover_pids()
+                + azure_functions.leftover_pids())
     if left or bridge or dockerds:
         sys.exit(f"lab-down left things behind: netns={left} bridge={bridge} processes={dockerds}")
     print("lab down: no lab process, namespace or bridge left")

@@ -186,6 +186,34 @@ class Lab:
                 return self._reply(start_response, 400, {"message": f'expected {{"seconds": 0-60}}: {exc}'})
             self.azure.run_commands.latency = seconds
             return self._reply(start_response, 200, {"seconds": seconds})
+        if path == "/_lab/azure/function-apps" and method == "POST" and self.azure is not None:
+            from pathlib import Path
+
+            from .azure.functions_host import AppError
+
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                ask = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                name, package, identity = str(ask["name"]), Path(str(ask["package"])), str(ask.get("identity") or ask["name"])
+                settings = ask.get("settings") or {}
+                if not isinstance(settings, dict):
+                    raise TypeError("settings is not an object")
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._reply(start_response, 400, {"message": f'expected {{"name", "package": ZIP_OR_FOLDER, "identity"?, "settings"?}}: {exc}'})
+            try:
+                self.azure.functions.start_app(name, package, identity, settings)
+            except (AppError, azure_identity.TokenError) as exc:
+                return self._reply(start_response, 400, {"message": f"the app {name} did not start: {exc}"})
+            return self._reply(start_response, 200, next(a for a in self.azure.functions.report() if a["name"] == name))
+        if path == "/_lab/azure/function-apps" and method == "GET" and self.azure is not None:
+            return self._reply(start_response, 200, self.azure.functions.report())
+        if path == "/_lab/azure/fire-timers" and method == "POST" and self.azure is not None:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                app = json.loads(environ["wsgi.input"].read(length) or b"{}").get("app")
+            except (ValueError, AttributeError) as exc:
+                return self._reply(start_response, 400, {"message": f'expected {{"app"?: NAME}}: {exc}'})
+            return self._reply(start_response, 200, {"fired": self.azure.functions.fire_timers(app)})
         if path == "/_lab/azure/throttle" and method == "GET" and self.azure is not None:
             return self._reply(start_response, 200, self.azure.throttle.report())
         if path == "/_lab/status" and method == "GET":
@@ -273,7 +301,8 @@ def main() -> None:
     ca = lab_ca.create(p.run / "ca", hosts=("127.0.0.1", "localhost", str(config.bridge_address().ip)))
     storage = AzureStorage.start(p.run, ca)
     try:
-        lab.azure = AzureCloud(lab.identities, {"blob": storage.blob_endpoint, "queue": storage.queue_endpoint}, lab.nodes)
+        lab.azure = AzureCloud(lab.identities, {"blob": storage.blob_endpoint, "queue": storage.queue_endpoint}, lab.nodes,
+                               ca, lab.identity_endpoint())
         lab.azure.serve(ca)
     except BaseException:
         storage.stop()

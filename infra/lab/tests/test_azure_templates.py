@@ -5,9 +5,11 @@ order, and what the lab does not know fails with the reason."""
 from __future__ import annotations
 
 import json
+import tempfile
 import unittest
 from pathlib import Path
 
+from swarmlab.azure import lab_ca
 from swarmlab.azure.cloud import AzureCloud
 from swarmlab.nodes import NodeManager
 from swarmlab.azure.identity import TENANT_ID, Identities
@@ -135,7 +137,11 @@ class Expressions(unittest.TestCase):
 class Deployments(unittest.TestCase):
     def setUp(self) -> None:
         self.ids = Identities()
-        self.cloud = AzureCloud(self.ids, {"blob": "https://127.0.0.1:1/acct", "queue": "https://127.0.0.1:2/acct"}, NodeManager())
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        ca = lab_ca.create(Path(self.tmp.name))
+        self.cloud = AzureCloud(self.ids, {"blob": "https://127.0.0.1:1/acct", "queue": "https://127.0.0.1:2/acct"},
+                                NodeManager(), ca, "http://127.0.0.1:1/identity")
         self.cloud.store.put_group("rg1", "swarmlab")
         self.template = json.loads(FIXTURE.read_text())
 

@@ -17,6 +17,8 @@ from .. import config
 from ..nodes import NodeManager
 from . import managed_identities, network_types, role_assignments, storage_types
 from .async_operations import AsyncOperations
+from . import functions_host
+from .functions_host import FunctionsHost
 from .imds import Imds
 from .identity import TENANT_ID, Identities
 from .key_vault import KeyVaults
@@ -43,7 +45,8 @@ def imds_port() -> int:
 
 
 class AzureCloud:
-    def __init__(self, identities: Identities, storage: dict[str, str], nodes: NodeManager):
+    def __init__(self, identities: Identities, storage: dict[str, str], nodes: NodeManager, ca: LabCa,
+                 identity_endpoint: str):
         self.identities = identities
         self.storage = storage
         self.store = ResourceStore()
@@ -61,6 +64,7 @@ class AzureCloud:
         self.run_commands.install()
         self.management = Management(self.store, identities, self.throttle, self.management_endpoint, self.environment,
                                      self.operations)
+        self.functions = FunctionsHost(identities, storage["queue"], ca.ca_cert, identity_endpoint)
         self._servers: list[BaseWSGIServer] = []
         self._stopping = threading.Event()
 
@@ -97,6 +101,7 @@ class AzureCloud:
                            Imds(self.scale_sets, self.store, self.identities), threaded=True)
         threading.Thread(target=imds.serve_forever, daemon=True, name="imds").start()
         self._servers.append(imds)
+        self.functions.serve_http()
         threading.Thread(target=self._clock, daemon=True, name="azure-clock").start()
         log.info("Azure management %s, Key Vault %s, IMDS %s", self.management_endpoint(), self.key_vault_endpoint(),
                  self.imds_endpoint())
@@ -105,6 +110,7 @@ class AzureCloud:
         while not self._stopping.is_set():
             try:
                 self.scale_sets.tick()
+                self.functions.tick()
             except Exception:
                 log.exception("Azure clock")
             self._stopping.wait(0.25)
@@ -112,9 +118,11 @@ class AzureCloud:
     def info(self) -> dict[str, Any]:
         return {"management_endpoint": self.management_endpoint(), "key_vault_endpoint": self.key_vault_endpoint(),
                 "imds_endpoint": self.imds_endpoint(),
+                "functions_http_endpoint": f"http://127.0.0.1:{functions_host.http_port()}",
                 "subscription_id": SUBSCRIPTION_ID, "tenant_id": TENANT_ID, "location": LOCATION}
 
     def stop(self) -> None:
         self._stopping.set()
+        self.functions.stop()
         for s in self._servers:
             s.shutdown()
