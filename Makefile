@@ -77,30 +77,48 @@ fmt:
 
 ## Lab controls (the lab runs as root; see README.md).
 ##   make lab-up [TEMPLATE=file STACK=name PARAMS="K=V K2=V2"]
+##   make lab-up CLOUD=azure [TEMPLATE=file.json GROUP=rg STACK=deployment PARAMS="K=V"]
+## With CLOUD=azure the controls below take Azure ids: SET= a scale set, VM= a VM.
 lab-up: setup
-	$(LAB) up $(if $(TEMPLATE),--template $(abspath $(TEMPLATE)) --stack $(or $(STACK),swarm) $(foreach p,$(PARAMS),--param $(p)))
+	$(LAB) up $(if $(TEMPLATE),--template $(abspath $(TEMPLATE)) --stack $(or $(STACK),swarm) $(foreach p,$(PARAMS),--param $(p))) \
+		$(if $(filter azure,$(CLOUD)),--cloud azure --group $(or $(GROUP),swarm))
 
 lab-status:
 	$(LAB) status
 
 lab-scale:
+ifeq ($(CLOUD),azure)
+	@test -n "$(SET)" -a -n "$(N)" || { echo "usage: make lab-scale CLOUD=azure SET=scale-set-id N=count"; exit 2; }
+	$(LAB) scale --cloud azure $(SET) $(N)
+else
 	@test -n "$(GROUP)" -a -n "$(N)" || { echo "usage: make lab-scale GROUP=name N=count"; exit 2; }
 	$(LAB) scale $(GROUP) $(N)
+endif
 
 lab-terminate:
+ifeq ($(CLOUD),azure)
+	@test -n "$(VM)" || { echo "usage: make lab-terminate CLOUD=azure VM=vm-id"; exit 2; }
+	$(LAB) terminate --cloud azure $(VM)
+else
 	@test -n "$(INSTANCE)" || { echo "usage: make lab-terminate INSTANCE=i-… [DECREMENT=1]"; exit 2; }
 	$(LAB) terminate $(INSTANCE) $(if $(DECREMENT),--decrement)
+endif
 
 lab-kill:
+ifeq ($(CLOUD),azure)
+	@test -n "$(VM)" || { echo "usage: make lab-kill CLOUD=azure VM=vm-id"; exit 2; }
+	$(LAB) kill --cloud azure $(VM)
+else
 	@test -n "$(INSTANCE)" || { echo "usage: make lab-kill INSTANCE=i-…"; exit 2; }
 	$(LAB) kill $(INSTANCE)
+endif
 
 lab-stop-engine:
-	@test -n "$(INSTANCE)" || { echo "usage: make lab-stop-engine INSTANCE=i-…"; exit 2; }
+	@test -n "$(INSTANCE)" || { echo "usage: make lab-stop-engine INSTANCE=i-… (Azure: the VM's name)"; exit 2; }
 	$(LAB) stop-engine $(INSTANCE)
 
 lab-reconcile:
-	$(LAB) fire-schedules
+	$(LAB) fire-schedules $(if $(filter azure,$(CLOUD)),--cloud azure)
 
 lab-down:
 	@if [ -x "$(PY)" ]; then $(LAB) down; else echo "no lab venv: nothing to stop"; fi

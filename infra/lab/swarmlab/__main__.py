@@ -69,7 +69,11 @@ def up(args: argparse.Namespace) -> None:
             time.sleep(0.2)
         print(f"lab up (pid {proc.pid}): AWS endpoint http://127.0.0.1:{config.moto_port()}, "
               f"nodes on {config.LAB_CIDR} (bridge {config.BRIDGE}); log {p.log_file}")
-    if args.template:
+    if args.template and args.cloud == "azure":
+        from .azure import cli as azure_cli
+
+        azure_cli.deploy(Path(args.template), args.group, args.stack, args.param or [], args.wait)
+    elif args.template:
         _create_stack(args)
 
 
@@ -135,20 +139,27 @@ def main() -> None:
     u.add_argument("--stack", default="swarm")
     u.add_argument("--param", action="append", help="KEY=VALUE, repeatable")
     u.add_argument("--wait", type=int, default=600, help="seconds to wait for the stack")
+    u.add_argument("--cloud", choices=("aws", "azure"), default="aws",
+                   help="whose template: a CloudFormation stack, or an ARM deployment in --group")
+    u.add_argument("--group", default="swarm", help="the resource group of an Azure deployment")
     sub.add_parser("serve", help="run the lab in the foreground (what `up` starts)")
     s = sub.add_parser("status", help="groups, instances, nodes and the swarm")
     s.add_argument("--json", action="store_true")
-    sc = sub.add_parser("scale", help="set a group's desired capacity")
+    sc = sub.add_parser("scale", help="set a group's desired capacity (Azure: a scale set's capacity, by id)")
     sc.add_argument("group")
     sc.add_argument("n", type=int)
+    sc.add_argument("--cloud", choices=("aws", "azure"), default="aws")
     t = sub.add_parser("terminate", help="terminate an instance through its group (hooks run)")
     t.add_argument("instance")
     t.add_argument("--decrement", action="store_true", help="lower desired capacity instead of replacing")
+    t.add_argument("--cloud", choices=("aws", "azure"), default="aws", help="azure: delete the VM (by id), with notice")
     k = sub.add_parser("kill", help="terminate an instance outside any hook, as from the EC2 console")
     k.add_argument("instance")
+    k.add_argument("--cloud", choices=("aws", "azure"), default="aws", help="azure: the VM (by id) is lost without notice")
     se = sub.add_parser("stop-engine", help="stop an instance's Docker engine, leaving the instance up")
     se.add_argument("instance")
-    sub.add_parser("fire-schedules", help="fire every EventBridge schedule now (reconcile runs)")
+    fs = sub.add_parser("fire-schedules", help="fire every EventBridge schedule now (reconcile runs)")
+    fs.add_argument("--cloud", choices=("aws", "azure"), default="aws", help="azure: fire every Functions timer now")
     sub.add_parser("down", help="stop everything the lab started")
     pb = sub.add_parser("publish", help="publish the packaged functions and the template to the lab's S3 "
                         "(make publish against the lab); prints what was published as JSON")
@@ -166,6 +177,17 @@ def main() -> None:
         from .status import main as status
 
         status(as_json=args.json)
+    elif args.cmd in ("scale", "terminate", "kill", "fire-schedules") and args.cloud == "azure":
+        from .azure import cli as azure_cli
+
+        if args.cmd == "scale":
+            azure_cli.scale(args.group, args.n)
+        elif args.cmd == "terminate":
+            azure_cli.terminate(args.instance)
+        elif args.cmd == "kill":
+            azure_cli.kill(args.instance)
+        else:
+            azure_cli.fire_timers()
     elif args.cmd == "scale":
         from .cli_clients import client
 

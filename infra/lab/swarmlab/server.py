@@ -239,6 +239,8 @@ class Lab:
                 "functions": self.host.report(),
                 "custom_resources": self.customs.report(),
                 "schedules_fired": self.schedules.report(),
+                "azure": {"vms": self.azure.scale_sets.report() if self.azure else [],
+                          "function_apps": self.azure.functions.report() if self.azure else []},
             }
 
     def reset(self) -> None:

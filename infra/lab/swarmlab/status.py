@@ -106,6 +106,12 @@ def gather() -> dict[str, Any]:
         "timings": timings(lab["lifecycle"], join_millis(client("ssm")), lab["nodes"]),
         "functions": lab["functions"],
         "custom_resources": lab["custom_resources"],
+        "azure_vms": lab.get("azure", {}).get("vms", []),
+        "azure_function_apps": [
+            {"app": a["name"], "function": f, "trigger": fn["trigger"], "invocations": fn["invocations"],
+             "failures": fn["failures"], "log": fn["log"]}
+            for a in lab.get("azure", {}).get("function_apps", []) for f, fn in a["functions"].items()
+        ],
     }
 
 
@@ -196,6 +202,8 @@ def render(report: dict[str, Any]) -> str:
         table("timings", report["timings"], ["instance_id", "group", "event_to_completed_s", "raw_join_s", "overhead_ratio"]),
         table("pending lifecycle actions", report["lifecycle"]["pending"], ["instance_id", "group", "hook", "transition", "seconds_left"]),
         table("functions", report["functions"], ["function", "workers", "busy", "queued", "log"]),
+        table("Azure VMs", report["azure_vms"], ["vm", "scale_set", "address", "state", "not_before_s"]),
+        table("Azure function apps", report["azure_function_apps"], ["app", "function", "trigger", "invocations", "failures", "log"]),
     ]
     return "\n".join(parts)
 

@@ -333,6 +333,15 @@ class ScaleSets:
         self.taken.discard(vm.address)
         log.info("VM %s gone: %s", vm.name, why)
 
+    def report(self) -> list[dict[str, Any]]:
+        """Every VM, its scale set, address and what it is doing (for `make lab-status`)."""
+        with self.lock:
+            return [{"vm": v.name, "scale_set": v.set_id.rsplit("/", 1)[-1], "address": v.address,
+                     "state": "running" if v.leaving is None else f"deleting ({v.leaving.status.lower()})",
+                     "event": v.leaving.event_id if v.leaving else None,
+                     "not_before_s": round(v.leaving.not_before - time.time(), 1) if v.leaving else None,
+                     "id": v.rid} for v in sorted(self.vms.values(), key=lambda v: v.created)]
+
     def by_address(self, address: str) -> Vm | None:
         with self.lock:
             return next((v for v in self.vms.values() if v.address == address), None)
