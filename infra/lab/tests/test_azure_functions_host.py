@@ -73,6 +73,8 @@ class Packages(unittest.TestCase):
             ({"host.json": host, "f/function.json": json.dumps({"bindings": [{"type": "queueTrigger", "name": "m"}]})},
              "queueName"),
             ({"host.json": host, "../evil": "x"}, "outside the app"),
+            ({"host.json": json.dumps({"version": "2.0", "customHandler": {
+                "description": {"defaultExecutablePath": "h"}, "enableForwardingHttpRequest": True}})}, "is on"),
         ]:
             with self.subTest(reason=reason):
                 with self.assertRaises(functions_host.AppError) as caught:
