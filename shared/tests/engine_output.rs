@@ -5,7 +5,7 @@ use swarmhook::cluster::{EngineState, ManagerStatus, NodeStatus, Role};
 use swarmhook::engine::{
     init_swarm, join_swarm, parse_engine_state, parse_join_millis, parse_manager_list,
     parse_node_inspect, parse_swarm_view, probe_engine, publish_tokens, rotate_tokens, swarm_view,
-    ScriptError,
+    ScriptError, TokenStore,
 };
 
 fn fixture(name: &str) -> String {
@@ -133,14 +133,20 @@ fn scripts_refuse_what_could_break_out_of_them() {
         );
         assert!(swarm_view(Some(bad), true).is_err(), "{bad}");
         assert!(
-            join_swarm(Role::Worker, "/p", &[bad.to_owned()]).is_err(),
+            join_swarm(&TokenStore::Ssm, Role::Worker, "/p", &[bad.to_owned()]).is_err(),
             "{bad}"
         );
-        assert!(publish_tokens(bad, "/ok").is_err(), "{bad}");
-        assert!(rotate_tokens("/ok", bad).is_err(), "{bad}");
+        assert!(
+            publish_tokens(&TokenStore::Ssm, bad, "/ok").is_err(),
+            "{bad}"
+        );
+        assert!(
+            rotate_tokens(&TokenStore::Ssm, "/ok", bad).is_err(),
+            "{bad}"
+        );
     }
     assert_eq!(
-        join_swarm(Role::Worker, "/p", &[]),
+        join_swarm(&TokenStore::Ssm, Role::Worker, "/p", &[]),
         Err(ScriptError::NoManagers)
     );
 }
@@ -153,17 +159,20 @@ fn no_script_carries_a_token() {
         swarm_view(Some("ip-10-0-1-4"), true).expect("safe"),
         init_swarm("10.0.1.4").expect("safe"),
         join_swarm(
+            &TokenStore::Ssm,
             Role::Manager,
             "/swarmhook/c/join-token/manager",
             &["10.0.1.4".into(), "10.0.1.5:2377".into()],
         )
         .expect("safe"),
         publish_tokens(
+            &TokenStore::Ssm,
             "/swarmhook/c/join-token/worker",
             "/swarmhook/c/join-token/manager",
         )
         .expect("safe"),
         rotate_tokens(
+            &TokenStore::Ssm,
             "/swarmhook/c/join-token/worker",
             "/swarmhook/c/join-token/manager",
         )
@@ -182,7 +191,7 @@ fn no_script_carries_a_token() {
 
 #[test]
 fn rotation_replaces_both_tokens_before_publishing_them() {
-    let script = rotate_tokens("/p/worker", "/p/manager").expect("safe");
+    let script = rotate_tokens(&TokenStore::Ssm, "/p/worker", "/p/manager").expect("safe");
     let rotate_worker = script.find("--rotate -q worker").expect("rotates worker");
     let rotate_manager = script.find("--rotate -q manager").expect("rotates manager");
     let publish = script.find("put-parameter").expect("publishes");
@@ -201,7 +210,8 @@ fn the_join_reports_how_long_the_engine_took() {
     );
     assert_eq!(parse_join_millis("active\n"), None);
     assert_eq!(parse_join_millis("joined 10.0.1.4:2377 in soon ms"), None);
-    let script = join_swarm(Role::Worker, "/p", &["10.0.1.4".into()]).expect("safe");
+    let script =
+        join_swarm(&TokenStore::Ssm, Role::Worker, "/p", &["10.0.1.4".into()]).expect("safe");
     assert!(script.contains("in $(( ($(date +%s%N) - started) / 1000000 )) ms"));
 }
 
@@ -276,7 +286,7 @@ fn a_changing_script_s_output_reports_the_engine_after_it() {
     );
     for script in [
         init_swarm("10.0.1.4").expect("safe"),
-        join_swarm(Role::Worker, "/p", &["10.0.1.4".into()]).expect("safe"),
+        join_swarm(&TokenStore::Ssm, Role::Worker, "/p", &["10.0.1.4".into()]).expect("safe"),
         leave_swarm(),
     ] {
         assert!(
@@ -296,4 +306,53 @@ fn a_view_until_ready_waits_for_the_named_node_first() {
     assert!(!swarm_view(Some("n1"), false)
         .expect("safe")
         .contains("= ready ]"));
+}
+
+#[test]
+fn key_vault_scripts_read_and_write_secrets_with_the_vm_identity() {
+    let vault = TokenStore::KeyVault {
+        vault_uri: "https://kv-swarm.vault.azure.net/".into(),
+    };
+    let join = join_swarm(
+        &vault,
+        Role::Worker,
+        "worker-join-token",
+        &["10.0.1.4".into()],
+    )
+    .expect("safe");
+    assert!(join.contains("http://169.254.169.254/metadata/identity/oauth2/token"));
+    assert!(join
+        .contains("'https://kv-swarm.vault.azure.net/secrets/worker-join-token?api-version=7.5'"));
+    assert!(!join.contains("aws ssm"), "{join}");
+    // The bearer token is read from a header file, never passed as an argument.
+    assert!(join.contains("-H @\"$auth\""), "{join}");
+    assert!(!join.contains("Bearer $"), "{join}");
+    let publish = publish_tokens(&vault, "worker-join-token", "manager-join-token").expect("safe");
+    assert_eq!(publish.matches("-X PUT").count(), 2, "{publish}");
+    assert!(publish.contains("--data-binary @\"$request\""), "{publish}");
+    for s in [&join, &publish] {
+        assert!(!s.contains("SWMTKN-1-"), "{s}");
+    }
+    for bad in ["a.b", "a/b", "a'b", ""] {
+        assert!(
+            join_swarm(&vault, Role::Worker, bad, &["10.0.1.4".into()]).is_err(),
+            "{bad}"
+        );
+        assert!(publish_tokens(&vault, bad, "ok").is_err(), "{bad}");
+    }
+    for uri in [
+        "http://kv/",
+        "https://kv",
+        "https://k'v/",
+        "https://kv/$(id)/",
+    ] {
+        let store = TokenStore::KeyVault {
+            vault_uri: uri.into(),
+        };
+        assert!(publish_tokens(&store, "w", "m").is_err(), "{uri}");
+        assert!(
+            join_swarm(&store, Role::Worker, "w", &["10.0.1.4".into()]).is_err(),
+            "{uri}"
+        );
+    }
 }

@@ -60,7 +60,7 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
     outputs.push(
         lab.run_ok(
             first,
-            &engine::publish_tokens(&worker_param, &manager_param)?,
+            &engine::publish_tokens(&engine::TokenStore::Ssm, &worker_param, &manager_param)?,
         )
         .await?,
     );
@@ -84,8 +84,12 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
     );
 
     // The worker joins; a second run finds it already active.
-    let join_worker =
-        engine::join_swarm(Role::Worker, &worker_param, std::slice::from_ref(&first_ip))?;
+    let join_worker = engine::join_swarm(
+        &engine::TokenStore::Ssm,
+        Role::Worker,
+        &worker_param,
+        std::slice::from_ref(&first_ip),
+    )?;
     outputs.push(lab.run_ok(worker, &join_worker).await?);
     assert!(
         matches!(
@@ -102,6 +106,7 @@ async fn scripts_form_a_swarm_on_real_nodes_without_a_token_in_sight() -> anyhow
 
     // The manager tries an address where no manager listens first, then the real one.
     let join_manager = engine::join_swarm(
+        &engine::TokenStore::Ssm,
         Role::Manager,
         &manager_param,
         &[format!("{worker_ip}:2377"), first_ip.clone()],

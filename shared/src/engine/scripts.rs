@@ -9,6 +9,8 @@
 
 use crate::cluster::Role;
 
+use super::token_store::TokenStore;
+
 /// Bumped whenever a script's behaviour or output changes.
 pub const SCRIPT_VERSION: u32 = 6;
 
@@ -20,7 +22,11 @@ pub enum ScriptError {
     NoManagers,
 }
 
-fn safe<'a>(what: &'static str, value: &'a str, extra: &[char]) -> Result<&'a str, ScriptError> {
+pub(super) fn safe<'a>(
+    what: &'static str,
+    value: &'a str,
+    extra: &[char],
+) -> Result<&'a str, ScriptError> {
     let ok = !value.is_empty()
         && value.len() <= 255
         && value
@@ -158,11 +164,12 @@ pub fn init_swarm(advertise_address: &str) -> Result<String, ScriptError> {
 /// The join goes to the engine's API (`POST /swarm/join`, what `docker swarm join` sends)
 /// with the token in the body on standard input: the CLI would need it as an argument.
 pub fn join_swarm(
+    store: &TokenStore,
     role: Role,
-    token_parameter: &str,
+    token_name: &str,
     managers: &[String],
 ) -> Result<String, ScriptError> {
-    let param = safe("parameter name", token_parameter, &['/', '_'])?;
+    let read = store.read_line(token_name)?;
     if managers.is_empty() {
         return Err(ScriptError::NoManagers);
     }
@@ -173,12 +180,11 @@ pub fn join_swarm(
         .join(" ");
     Ok(header(&format!("join-swarm-{role}"))
         + &engine_state_first()
+        + &store.prelude()?
         + "join() {\n"
         // How long the read took is reported (the node's own share of a join's time).
         + "  began=$(date +%s%N)\n"
-        + &format!(
-            "  token=$(aws ssm get-parameter --name '{param}' --with-decryption --query Parameter.Value --output text) || return 3\n"
-        )
+        + &read
         + "  echo \"token read in $(( ($(date +%s%N) - began) / 1000000 )) ms\"\n"
         // A token is letters, digits and dashes: safe inside the JSON below.
         + "  case \"$token\" in SWMTKN-*) ;; *) echo 'the parameter holds no join token' >&2; return 3 ;; esac\n"
@@ -207,33 +213,33 @@ pub fn join_swarm(
 /// from the engine to the parameter store on the node itself, in the request's JSON in a
 /// file only root can read (never an argument).
 pub fn publish_tokens(
-    worker_parameter: &str,
-    manager_parameter: &str,
+    store: &TokenStore,
+    worker_name: &str,
+    manager_name: &str,
 ) -> Result<String, ScriptError> {
-    let w = safe("parameter name", worker_parameter, &['/', '_'])?;
-    let m = safe("parameter name", manager_parameter, &['/', '_'])?;
-    let put = |role: &str, name: &str| {
-        format!(
-            "token=$(docker swarm join-token -q {role}) || exit 5\n\
-             printf '{{\"Name\":\"%s\",\"Type\":\"SecureString\",\"Overwrite\":true,\"Value\":\"%s\"}}' '{name}' \"$token\" > \"$request\" || exit 5\n\
-             aws ssm put-parameter --cli-input-json \"file://$request\" >/dev/null || exit 5\n"
+    let put = |role: &str, name: &str| -> Result<String, ScriptError> {
+        Ok(
+            format!("token=$(docker swarm join-token -q {role}) || exit 5\n")
+                + &store.write_lines(name)?,
         )
     };
     // The request is a file only root can read (mktemp makes it 0600), gone on exit.
     Ok(header("publish-tokens")
+        + &store.prelude()?
         + "request=$(mktemp) || exit 5\ntrap 'rm -f \"$request\"' EXIT\n"
-        + &put("worker", w)
-        + &put("manager", m)
+        + &put("worker", worker_name)?
+        + &put("manager", manager_name)?
         + "echo published\n")
 }
 
 /// On a manager: replaces both join tokens (the old ones stop working at once), then
 /// publishes the new ones as `publish_tokens` does.
 pub fn rotate_tokens(
-    worker_parameter: &str,
-    manager_parameter: &str,
+    store: &TokenStore,
+    worker_name: &str,
+    manager_name: &str,
 ) -> Result<String, ScriptError> {
-    let publish = publish_tokens(worker_parameter, manager_parameter)?;
+    let publish = publish_tokens(store, worker_name, manager_name)?;
     let body = publish
         .split_once("set -u\n")
         .map(|(_, b)| b)

@@ -3,16 +3,17 @@
 use std::time::Duration;
 
 use crate::cluster::{ClusterView, Role};
-use crate::engine::{ParseError, ScriptError};
+use crate::engine::{ParseError, ScriptError, TokenStore};
 use crate::plan::{next_launch_step, LaunchAction, LifecycleResult};
 use crate::ports::{ActionRef, Clock, ClusterStore, Fleet, NodeEngine, PortError};
 use crate::settings::ClusterSettings;
 
 use super::drive::deliver_action;
 
-/// Where each role's join token lives (its parameter name).
+/// Where each role's join token lives: the store, and each role's name in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenParameters {
+    pub store: TokenStore,
     pub worker: String,
     pub manager: String,
 }
@@ -26,9 +27,21 @@ impl TokenParameters {
             return None;
         }
         Some(TokenParameters {
+            store: TokenStore::Ssm,
             worker: format!("{prefix}/worker"),
             manager: format!("{prefix}/manager"),
         })
+    }
+
+    /// The two secrets of a Key Vault (`vault_uri` ending in `/`).
+    pub fn in_key_vault(vault_uri: &str, worker: &str, manager: &str) -> TokenParameters {
+        TokenParameters {
+            store: TokenStore::KeyVault {
+                vault_uri: vault_uri.to_owned(),
+            },
+            worker: worker.to_owned(),
+            manager: manager.to_owned(),
+        }
     }
 
     pub fn for_role(&self, role: Role) -> &str {

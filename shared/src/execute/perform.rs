@@ -100,7 +100,7 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
             }
         }
         Step::PublishTokens { instance_id, .. } => {
-            let script = engine::publish_tokens(&tokens.worker, &tokens.manager)?;
+            let script = engine::publish_tokens(&tokens.store, &tokens.worker, &tokens.manager)?;
             if run(engine_port, &instance_id, &script).await? {
                 if let Some(swarm) = record.swarm.as_mut() {
                     swarm.tokens_published = true;
@@ -127,7 +127,7 @@ pub(super) async fn perform<S: ClusterStore, E: NodeEngine>(
             role,
             managers,
         } => {
-            let script = engine::join_swarm(role, tokens.for_role(role), &managers)?;
+            let script = engine::join_swarm(&tokens.store, role, tokens.for_role(role), &managers)?;
             let out = engine_port.run(&instance_id, &script).await?;
             if let Some(out) = &out {
                 match engine::parse_join_millis(&out.stdout) {

@@ -51,7 +51,7 @@ pub async fn rotate_tokens<S: ClusterStore, E: NodeEngine>(
     if !record.swarm.as_ref().is_some_and(|s| s.tokens_published) {
         return Ok(Rotation::NothingToRotate);
     }
-    let script = engine::rotate_tokens(&tokens.worker, &tokens.manager)?;
+    let script = engine::rotate_tokens(&tokens.store, &tokens.worker, &tokens.manager)?;
     for manager in &record.managers {
         match engine_port.run(&manager.instance_id, &script).await {
             Ok(Some(out)) if out.exit_code == 0 => {
