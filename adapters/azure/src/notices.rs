@@ -1,0 +1,70 @@
+//! A VM's own word on whether it is leaving: the Scheduled Events its Instance Metadata
+//! Service shows it (read on the VM through Run Command, as nothing outside the VM can see
+//! them), and the release mark the fleet leaves for the VM's agent once the swarm has let
+//! the node go (the agent then approves the event).
+
+use serde::Deserialize;
+use swarmhook::engine::IMDS_ADDRESS;
+
+/// The script that prints the VM's scheduled events (IMDS's JSON).
+pub fn scheduled_events_probe() -> String {
+    format!(
+        "# swarmhook scheduled-events v1\nset -u\ncurl -sf -H Metadata:true 'http://{IMDS_ADDRESS}/metadata/scheduledevents?api-version=2020-07-01'\n"
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Document {
+    #[serde(default)]
+    events: Vec<ScheduledEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ScheduledEvent {
+    event_type: String,
+    #[serde(default)]
+    resources: Vec<String>,
+    #[serde(default)]
+    event_status: String,
+}
+
+/// Whether the document holds a `Terminate` or `Preempt` event for `vm` (a `Freeze`,
+/// `Reboot` or `Redeploy` is no reason to leave the swarm). None: not IMDS's document.
+pub fn leaving_in(document: &str, vm: &str) -> Option<bool> {
+    let doc: Document = serde_json::from_str(document.trim()).ok()?;
+    Some(doc.events.iter().any(|e| {
+        matches!(e.event_type.as_str(), "Terminate" | "Preempt")
+            && matches!(e.event_status.as_str(), "Scheduled" | "Started")
+            && e.resources.iter().any(|r| r.eq_ignore_ascii_case(vm))
+    }))
+}
+
+/// The blob, in the store's container, that tells a VM's agent it may go.
+pub fn release_blob(vm: &str) -> String {
+    format!("released/{vm}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leaving_in;
+
+    #[test]
+    fn only_terminate_and_preempt_for_this_vm_mean_leaving() {
+        let doc = |t: &str, vm: &str| {
+            format!(
+                r#"{{"DocumentIncarnation":2,"Events":[{{"EventId":"e","EventType":"{t}","ResourceType":"VirtualMachine","Resources":["{vm}"],"EventStatus":"Scheduled","NotBefore":"Mon, 01 Jan 2024 00:00:00 GMT"}}]}}"#
+            )
+        };
+        assert_eq!(leaving_in(&doc("Terminate", "w_1"), "w_1"), Some(true));
+        assert_eq!(leaving_in(&doc("Preempt", "w_1"), "W_1"), Some(true));
+        assert_eq!(leaving_in(&doc("Freeze", "w_1"), "w_1"), Some(false));
+        assert_eq!(leaving_in(&doc("Terminate", "w_2"), "w_1"), Some(false));
+        assert_eq!(
+            leaving_in(r#"{"DocumentIncarnation":0,"Events":[]}"#, "w_1"),
+            Some(false)
+        );
+        assert_eq!(leaving_in("curl: (7) failed", "w_1"), None);
+    }
+}
