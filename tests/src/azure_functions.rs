@@ -73,6 +73,35 @@ impl AzureLab {
         })
     }
 
+    /// Starts an app from a package folder (or zip), as `identity` (`{group}.{name}` of a
+    /// user-assigned identity), with app settings.
+    pub async fn start_app(
+        &self,
+        name: &str,
+        package: &std::path::Path,
+        identity: &str,
+        settings: &serde_json::Map<String, Value>,
+    ) -> Result<(), LabError> {
+        let r = self
+            .http
+            .post(format!("{}/_lab/azure/function-apps", self.lab_endpoint))
+            .json(&serde_json::json!({
+                "name": name, "package": package.display().to_string(),
+                "identity": identity, "settings": settings,
+            }))
+            .send()
+            .await
+            .map_err(LabError::Status)?;
+        let status = r.status();
+        let text = r.text().await.map_err(LabError::Status)?;
+        if !status.is_success() {
+            return Err(LabError::Unexpected(format!(
+                "starting app {name}: {status} {text}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Fires the app's timers now; the functions fired.
     pub async fn fire_timers(&self, app: &str) -> Result<Vec<String>, LabError> {
         let r = self

@@ -6,6 +6,7 @@ pub mod answer_catcher;
 pub mod azure;
 pub mod azure_functions;
 pub mod azure_management;
+pub mod azure_swarm;
 pub mod error;
 pub mod fleet;
 pub mod lab;

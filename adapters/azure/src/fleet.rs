@@ -90,6 +90,7 @@ struct IpConfiguration {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct IpProperties {
+    #[serde(rename = "privateIPAddress")]
     private_ip_address: Option<String>,
     #[serde(default)]
     primary: Option<bool>,

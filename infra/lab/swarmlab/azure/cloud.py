@@ -20,6 +20,7 @@ from .async_operations import AsyncOperations
 from . import functions_host
 from .functions_host import FunctionsHost
 from .imds import Imds
+from .vm_side import VmSide
 from .identity import TENANT_ID, Identities
 from .key_vault import KeyVaults
 from .lab_ca import LabCa
@@ -62,9 +63,14 @@ class AzureCloud:
         self.scale_sets.install()
         self.run_commands = RunCommands(self.store, self.scale_sets, nodes, self.operations)
         self.run_commands.install()
+        self.run_commands.ca_cert = str(ca.ca_cert)
         self.management = Management(self.store, identities, self.throttle, self.management_endpoint, self.environment,
                                      self.operations)
+        self.management.vm_actions["restart"] = self.scale_sets.restart
         self.functions = FunctionsHost(identities, storage["queue"], ca.ca_cert, identity_endpoint)
+        self.imds = Imds(self.scale_sets, self.store, self.identities)
+        self.vm_side = VmSide(self.scale_sets, nodes, self.imds.for_vm, ca.ca_cert)
+        self.scale_sets.restarted = self.vm_side.forget
         self._servers: list[BaseWSGIServer] = []
         self._stopping = threading.Event()
 
@@ -74,7 +80,8 @@ class AzureCloud:
 
     @staticmethod
     def key_vault_endpoint() -> str:
-        return f"https://127.0.0.1:{key_vault_port()}"
+        # On the bridge: the VMs read their join tokens there (the host reaches it too).
+        return f"https://{config.bridge_address().ip}:{key_vault_port()}"
 
     @staticmethod
     def imds_endpoint() -> str:
@@ -94,11 +101,11 @@ class AzureCloud:
         context = (str(ca.server_cert), str(ca.server_key))
         for port, app, name in ((management_port(), self.management, "arm"),
                                 (key_vault_port(), key_vault_app(self.vaults, self.throttle), "keyvault")):
-            server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=context)
+            host = "127.0.0.1" if name == "arm" else str(config.bridge_address().ip)
+            server = make_server(host, port, app, threaded=True, ssl_context=context)
             threading.Thread(target=server.serve_forever, daemon=True, name=name).start()
             self._servers.append(server)
-        imds = make_server(str(config.bridge_address().ip), imds_port(),
-                           Imds(self.scale_sets, self.store, self.identities), threaded=True)
+        imds = make_server(str(config.bridge_address().ip), imds_port(), self.imds, threaded=True)
         threading.Thread(target=imds.serve_forever, daemon=True, name="imds").start()
         self._servers.append(imds)
         self.functions.serve_http()
@@ -110,6 +117,7 @@ class AzureCloud:
         while not self._stopping.is_set():
             try:
                 self.scale_sets.tick()
+                self.vm_side.tick()
                 self.functions.tick()
             except Exception:
                 log.exception("Azure clock")
@@ -124,5 +132,6 @@ class AzureCloud:
     def stop(self) -> None:
         self._stopping.set()
         self.functions.stop()
+        self.vm_side.stop()
         for s in self._servers:
             s.shutdown()

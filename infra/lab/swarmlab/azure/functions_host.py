@@ -206,6 +206,7 @@ class FunctionsHost:
         self.identities = identities
         self.queue_endpoint = queue_endpoint
         self.identity_endpoint = identity_endpoint
+        self.ca_cert = ca_cert
         self.tls = ssl.create_default_context(cafile=str(ca_cert))
         self.apps: dict[str, App] = {}
         self.lock = threading.Lock()
@@ -249,6 +250,8 @@ class FunctionsHost:
             **{str(k): str(v) for k, v in settings.items()},
             "FUNCTIONS_CUSTOMHANDLER_PORT": str(app.port), "FUNCTIONS_WORKER_RUNTIME": "custom",
             "WEBSITE_SITE_NAME": app.name, "IDENTITY_ENDPOINT": self.identity_endpoint,
+            # The host trusts the lab's CA as an app in Azure trusts the public ones.
+            "SSL_CERT_FILE": str(self.ca_cert),
             "IDENTITY_HEADER": app.identity.header,
         }
         workdir = app.folder / str(desc.get("workingDirectory") or ".")
@@ -338,8 +341,13 @@ class FunctionsHost:
                     messages = []  # the queue is not there yet: keep polling, as the host does
                 elif status != 200:
                     log.warning("app %s: reading %s: %d %s", app.name, queue, status, body[:200])
-                for m in messages:
-                    self._handle_message(app, fn, queue, m)
+                # A batch's messages run at once, as the host runs them (batchSize).
+                workers = [threading.Thread(target=self._handle_message, args=(app, fn, queue, m), daemon=True,
+                                            name=f"msg-{fn.name}") for m in messages]
+                for w in workers:
+                    w.start()
+                for w in workers:
+                    w.join()
                 idle = 0.25 if messages else min(idle * 2, 2.0)
             except Exception:
                 log.exception("app %s: polling %s", app.name, queue)

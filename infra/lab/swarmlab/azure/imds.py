@@ -34,15 +34,19 @@ class Imds:
         self.store = store
         self.identities = identities
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        status, payload = self._answer(environ)
+    def for_vm(self, name: str) -> Callable:
+        """The app one VM's own IMDS listener serves (vm_side.py): it answers for that VM."""
+        return lambda environ, start_response: self(environ, start_response, name)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable, vm_name: str | None = None) -> Iterable[bytes]:
+        status, payload = self._answer(environ, vm_name)
         data = json.dumps(payload).encode()
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(status, "OK")
         start_response(f"{status} {reason}", [("Content-Type", "application/json; charset=utf-8"),
                                               ("Content-Length", str(len(data)))])
         return [data]
 
-    def _answer(self, environ: dict[str, Any]) -> tuple[int, Any]:
+    def _answer(self, environ: dict[str, Any], vm_name: str | None = None) -> tuple[int, Any]:
         if environ.get("HTTP_METADATA", "").lower() != "true":
             return 400, {"error": "Bad request. Required metadata header not specified"}
         if environ.get("HTTP_X_FORWARDED_FOR"):
@@ -50,7 +54,8 @@ class Imds:
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         if "api-version" not in query:
             return 400, {"error": "Bad request. api-version was not specified in the request"}
-        vm = self.scale_sets.by_address(environ.get("REMOTE_ADDR", ""))
+        vm = (self.scale_sets.by_name(vm_name) if vm_name is not None
+              else self.scale_sets.by_address(environ.get("REMOTE_ADDR", "")))
         if vm is None:
             return 404, {"error": f"no lab VM at {environ.get('REMOTE_ADDR')}"}
         path = environ.get("PATH_INFO", "").rstrip("/")

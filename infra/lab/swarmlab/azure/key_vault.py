@@ -140,6 +140,8 @@ class KeyVaults:
             return self._get(caller, vault, name, parts[3] if len(parts) == 4 else None, resource)
         if method == "PUT" and len(parts) == 3:
             return self._put(caller, vault, name, body, resource)
+        if method == "DELETE" and len(parts) == 3:
+            return self._delete(caller, vault, name, resource)
         return 405, {}, _error("MethodNotAllowed", f"{method} is not served on {path}.")
 
     def _denied(self, caller: Any, action: str, resource: str) -> tuple[int, dict[str, str], Any] | None:
@@ -156,6 +158,21 @@ class KeyVaults:
                         "Vault: " + resource.split("/vaults/", 1)[1].split("/", 1)[0] + ";location=swarmlab\r\n"),
             "innererror": {"code": "ForbiddenByRbac"},
         }}
+
+    def _delete(self, caller: Any, vault: Vault, name: str, resource: str) -> tuple[int, dict[str, str], Any]:
+        """`DELETE {vault}/secrets/{name}`: every version goes (the lab keeps no soft-deleted
+        copy); a secret that does not exist is 404 SecretNotFound, as in Azure."""
+        denied = self._denied(caller, "Microsoft.KeyVault/vaults/secrets/delete", resource)
+        if denied is not None:
+            return denied
+        with self.lock:
+            versions = vault.secrets.pop(name.lower(), [])
+            shown = vault.names.pop(name.lower(), name)
+        if not versions:
+            return 404, {}, _error("SecretNotFound", f"A secret with (name/id) {name} was not found in this key vault.")
+        bundle = self._bundle(vault, shown, versions[-1])
+        bundle.pop("value", None)
+        return 200, {}, {**bundle, "deletedDate": int(time.time())}
 
     def _get(self, caller: Any, vault: Vault, name: str, version: str | None, resource: str
              ) -> tuple[int, dict[str, str], Any]:

@@ -39,6 +39,8 @@ _GROUP = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)$", re.I)
 _DEPLOYMENT = re.compile(
     r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/microsoft\.resources/deployments/([^/]+)"
     r"(?:/(operations|operationstatuses)(?:/([^/]+))?)?$", re.I)
+_VM_ACTION = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/"
+                        r"(microsoft\.compute/virtualmachines/[^/]+)/(restart)$", re.I)
 _RESOURCE = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/(.+)$", re.I)
 _ASSIGNMENT = re.compile(r"^(.*)/providers/microsoft\.authorization/roleassignments(?:/([^/]+))?$", re.I)
 _OPERATION = re.compile(r"^/subscriptions/([^/]+)/providers/([^/]+)/locations/([^/]+)/operations/([^/]+)$", re.I)
@@ -71,6 +73,8 @@ class Management:
         self.environment = environment
         self.deployments: dict[str, Deployment] = {}
         self.operations = operations
+        # POST actions on VMs (`restart`): each takes the VM's id, False when there is none.
+        self.vm_actions: dict[str, Callable[[str], bool]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -192,6 +196,16 @@ class Management:
         if m:
             return self._resource(method, path, "Microsoft.Authorization/roleAssignments", m.group(2) is not None,
                                   body, conditions, query, scope=m.group(1))
+        m = _VM_ACTION.match(path)
+        if m and method == "POST":
+            self._subscription(m.group(1))
+            self._group(m.group(2))
+            action = self.vm_actions.get(m.group(4).lower())
+            rid = f"/subscriptions/{m.group(1)}/resourceGroups/{m.group(2)}/providers/{m.group(3)}"
+            if action is None or not action(rid):
+                raise _Answer(404, "ResourceNotFound", f"The Resource '{m.group(3)}' was not found.")
+            _, headers = self.operations.start("Microsoft.Compute", version, done=True)
+            return 202, None, headers
         m = _RESOURCE.match(path)
         if m:
             self._subscription(m.group(1))

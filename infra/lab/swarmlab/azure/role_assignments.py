@@ -35,6 +35,8 @@ BUILT_IN = {r.id: r for r in (
         "Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action")),
     Role("Storage Blob Data Contributor", "ba92f5b4-2d11-453d-a403-e96b0029c9fe", (
         "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*",)),
+    Role("Storage Blob Data Reader", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", (
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",)),
     Role("Storage Queue Data Contributor", "974c5e8b-45b9-4653-ba55-5f855dd0fb88", (
         "Microsoft.Storage/storageAccounts/queueServices/queues/messages/*",)),
     Role("Storage Queue Data Message Sender", "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a", (

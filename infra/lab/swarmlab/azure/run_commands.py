@@ -50,6 +50,7 @@ class RunCommands:
         self.nodes = nodes
         self.operations = operations
         self.latency = 0.0
+        self.ca_cert = ""
         self._lock = threading.Lock()
         self._pending: dict[str, dict[str, Any]] = {}  # id -> what to run (protected values held here only)
 
@@ -113,7 +114,9 @@ class RunCommands:
             err = f"the VM is not running (its node is {node.state if node else 'gone'})"
         else:
             env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
-                   "LANG": "C.UTF-8", "DOCKER_HOST": node.docker_host, **job["env"]}
+                   "LANG": "C.UTF-8", "DOCKER_HOST": node.docker_host,
+                   # The VM trusts the lab's CA as an Azure VM trusts the public ones.
+                   "CURL_CA_BUNDLE": str(self.ca_cert), "SSL_CERT_FILE": str(self.ca_cert), **job["env"]}
             argv = ["nsenter", f"--target={node.pid}", "--net", "--uts", "--", "/bin/bash", "-c", job["script"]]
             try:
                 proc = subprocess.run(argv, capture_output=True, env=env, cwd="/", timeout=job["timeout"])

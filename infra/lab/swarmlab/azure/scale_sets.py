@@ -113,6 +113,8 @@ class ScaleSets:
         self.taken: set[str] = set()
 
     # --- resource types -----------------------------------------------------------------
+    restarted: Any = None  # called with a VM's name when its node has halted for a restart
+
     def install(self) -> None:
         self.store.register(ResourceType(SETS, self._shape_set))
         self.store.register(ResourceType(VMS, self._refuse_vm_put, deleter=self._delete_request))
@@ -341,6 +343,33 @@ class ScaleSets:
                      "event": v.leaving.event_id if v.leaving else None,
                      "not_before_s": round(v.leaving.not_before - time.time(), 1) if v.leaving else None,
                      "id": v.rid} for v in sorted(self.vms.values(), key=lambda v: v.created)]
+
+    def by_name(self, name: str) -> Vm | None:
+        with self.lock:
+            return next((v for v in self.vms.values() if v.name == name), None)
+
+    def restart(self, rid: str) -> bool:
+        """A VM restart: its node halts (keeping its data) and boots again. False if there
+        is no such VM."""
+        vm = self.vm(rid)
+        if vm is None:
+            return False
+        name = vm.name
+
+        def again() -> None:
+            self.nodes.stop(name)
+            for _ in range(600):
+                node = self.nodes.get(name)
+                if node is None or node.state == "stopped":
+                    break
+                time.sleep(0.1)
+            if self.restarted is not None:
+                self.restarted(name)
+            self.nodes.start(name)
+            log.info("VM %s restarted", name)
+
+        threading.Thread(target=again, daemon=True, name=f"restart-{name}").start()
+        return True
 
     def by_address(self, address: str) -> Vm | None:
         with self.lock:

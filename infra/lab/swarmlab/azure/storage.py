@@ -1,5 +1,6 @@
 """The Azure lab's storage: Azurite's Blob and Queue services (the real emulator, pinned
-in `infra/lab/azurite/package-lock.json`, installed by `make setup`), on loopback, over
+in `infra/lab/azurite/package-lock.json`, installed by `make setup`), on the lab bridge's address (the VMs' agents reach it there,
+as the host's processes do), over
 TLS with the lab CA's certificate, taking OAuth bearer tokens (`--oauth basic`: Azurite
 checks a token's issuer, audience and times, not its signature). Data lives in the run
 folder and goes with the run. No `--skipApiVersionCheck`: a client must pin a storage
@@ -49,6 +50,7 @@ class AzureStorage:
 
     @staticmethod
     def start(folder: Path, ca: LabCa) -> AzureStorage:
+        host = str(config.bridge_address().ip)
         bin_dir = install_dir() / "node_modules" / ".bin"
         if not (bin_dir / "azurite-blob").exists():
             raise RuntimeError(f"Azurite is not installed in {install_dir()}: run make setup")
@@ -57,8 +59,8 @@ class AzureStorage:
         tls = ["--cert", str(ca.server_cert), "--key", str(ca.server_key), "--oauth", "basic"]
         common = ["--location", str(data), "--disableTelemetry", "--silent", *tls]
         services = [
-            ("blob", [str(bin_dir / "azurite-blob"), "--blobHost", "127.0.0.1", "--blobPort", str(blob_port())], blob_port()),
-            ("queue", [str(bin_dir / "azurite-queue"), "--queueHost", "127.0.0.1", "--queuePort", str(queue_port())], queue_port()),
+            ("blob", [str(bin_dir / "azurite-blob"), "--blobHost", host, "--blobPort", str(blob_port())], blob_port()),
+            ("queue", [str(bin_dir / "azurite-queue"), "--queueHost", host, "--queuePort", str(queue_port())], queue_port()),
         ]
         pids: list[int] = []
         try:
@@ -74,8 +76,8 @@ class AzureStorage:
                 pids.append(proc.pid)
             (folder / "azurite.pids").write_text("\n".join(map(str, pids)))
             storage = AzureStorage(
-                blob_endpoint=f"https://127.0.0.1:{blob_port()}/{ACCOUNT}",
-                queue_endpoint=f"https://127.0.0.1:{queue_port()}/{ACCOUNT}",
+                blob_endpoint=f"https://{host}:{blob_port()}/{ACCOUNT}",
+                queue_endpoint=f"https://{host}:{queue_port()}/{ACCOUNT}",
                 pids=pids,
             )
             storage._wait_ready(ca)
@@ -110,7 +112,7 @@ class AzureStorage:
 
 def _refuse_taken(port: int, name: str) -> None:
     with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", port)) == 0:
+        if s.connect_ex((str(config.bridge_address().ip), port)) == 0:
             raise RuntimeError(f"port {port} (Azurite {name}) is taken: another lab, or set SWARMLAB_AZURITE_{name.upper()}_PORT")
 
 

@@ -1,0 +1,135 @@
+//! The product on Azure in the lab: one deployment of 3 managers and 3 workers whose VMs
+//! run the product's node agent, and the product's Function app. The swarm forms from
+//! the agents' announcements alone (the `formed` function says so once all six have
+//! joined); every announcement delivered again changes nothing (each VM joined once);
+//! a leaving notice forged for a running VM changes nothing; the managers' private DNS
+//! record lists the managers; no join token appears in any log.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::Method;
+use swarmhook_lab_tests::azure_management::PRIVATE_DNS_VERSION;
+use swarmhook_lab_tests::azure_swarm::AzureSwarm;
+use swarmhook_lab_tests::wait::until;
+
+#[tokio::test]
+async fn three_and_three_form_one_swarm_from_their_announcements() -> anyhow::Result<()> {
+    let swarm = AzureSwarm::deploy("10.200.210.0/24", 3, 3, "PT5M").await?;
+    let formed = swarm.until_formed(Duration::from_secs(420)).await?;
+    println!("formed: {formed}");
+    let managers = swarm.vms("managerSet").await?;
+    let workers = swarm.vms("workerSet").await?;
+    anyhow::ensure!(
+        managers.len() == 3 && workers.len() == 3,
+        "{managers:?} {workers:?}"
+    );
+
+    // One swarm of six Ready nodes, three of them managers, as a manager sees it.
+    let nodes = swarm.swarm_nodes(&managers[0]).await?;
+    anyhow::ensure!(nodes.len() == 6, "six nodes: {nodes:?}");
+    anyhow::ensure!(
+        nodes.iter().all(|(_, status, _)| status == "Ready"),
+        "{nodes:?}"
+    );
+    let with_manager_status = nodes.iter().filter(|(_, _, m)| !m.is_empty()).count();
+    anyhow::ensure!(with_manager_status == 3, "three managers: {nodes:?}");
+    let record = swarm.record().await?;
+    let recorded: BTreeSet<String> = record["nodes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n["instance_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let all: BTreeSet<String> = managers.iter().chain(&workers).cloned().collect();
+    anyhow::ensure!(
+        recorded == all,
+        "the store records every VM's node: {recorded:?}"
+    );
+
+    // Every announcement again: nothing changes, and no VM joins twice.
+    let generation = record["generation"].as_u64().unwrap_or_default();
+    for (vm, set) in managers
+        .iter()
+        .map(|m| (m, "managerSet"))
+        .chain(workers.iter().map(|w| (w, "workerSet")))
+    {
+        let text = serde_json::json!({"vm": vm, "scale_set": swarm.output(set)}).to_string();
+        swarm.put_message("node-ready", &text).await?;
+    }
+    // A leaving notice forged for a running worker: the VM's own Scheduled Events say
+    // nothing of it, so nothing is done.
+    let forged = serde_json::json!({
+        "vm": workers[0], "scale_set": swarm.output("workerSet"),
+        "event_id": "00000000-0000-0000-0000-000000000000", "event_type": "Terminate",
+    });
+    swarm
+        .put_message("node-leaving", &forged.to_string())
+        .await?;
+    until(
+        "the node queues drained",
+        Duration::from_secs(180),
+        || async {
+            let depth =
+                swarm.queue_depth("node-ready").await? + swarm.queue_depth("node-leaving").await?;
+            Ok(((depth == 0).then_some(()), format!("{depth} messages left")))
+        },
+    )
+    .await?;
+    let after = swarm.swarm_nodes(&managers[0]).await?;
+    anyhow::ensure!(
+        after.len() == 6 && after.iter().all(|(_, s, _)| s == "Ready"),
+        "{after:?}"
+    );
+    let record = swarm.record().await?;
+    let nodes_again = record["nodes"].as_array().map(Vec::len).unwrap_or_default();
+    anyhow::ensure!(nodes_again == 6, "still six recorded nodes: {record}");
+    let departures = record["departures"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or_default();
+    anyhow::ensure!(
+        departures == 0,
+        "the forged notice started no departure: {record}"
+    );
+    println!(
+        "generation {generation} before the repeats, {} after",
+        record["generation"].as_u64().unwrap_or_default()
+    );
+    anyhow::ensure!(swarm.vms("workerSet").await?.contains(&workers[0]));
+
+    // The managers' record lists each manager's address.
+    let path = format!(
+        "{}/providers/Microsoft.Network/privateDnsZones/{}/A/managers?api-version={PRIVATE_DNS_VERSION}",
+        swarm.azure.group_path(&swarm.group),
+        swarm.output("dnsZone")
+    );
+    let dns = until(
+        "the managers' DNS record",
+        Duration::from_secs(60),
+        || async {
+            let a = swarm
+                .azure
+                .arm(Some(&swarm.token), Method::GET, &path, None, &[])
+                .await?;
+            let n = a.body["properties"]["aRecords"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or_default();
+            Ok((
+                (n == 3).then(|| a.body.clone()),
+                format!("{} {}", a.status, a.body),
+            ))
+        },
+    )
+    .await?;
+    println!("managers' record: {}", dns["properties"]["aRecords"]);
+
+    // No join token in what the app or any agent wrote.
+    let logs = swarm.logs();
+    anyhow::ensure!(!logs.is_empty(), "the app and the agents wrote logs");
+    anyhow::ensure!(!logs.contains("SWMTKN-"), "a join token in the logs");
+    Ok(())
+}
