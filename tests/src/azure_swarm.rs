@@ -159,11 +159,13 @@ impl AzureSwarm {
         set("SWARMHOOK_MANAGERS_RECORD", "managers".into());
         set("SWARMHOOK_MANAGERS", managers.to_string());
         set("SWARMHOOK_WORKERS", workers.to_string());
-        set("SWARMHOOK_READY_QUEUE", "node-ready".into());
-        set("SWARMHOOK_LEAVING_QUEUE", "node-leaving".into());
-        set("SWARMHOOK_RECONCILE_QUEUE", "swarm-reconcile".into());
+        set("SWARMHOOK_READY_QUEUE", out("readyQueue"));
+        set("SWARMHOOK_LEAVING_QUEUE", out("leavingQueue"));
+        set("SWARMHOOK_RECONCILE_QUEUE", format!("{cluster}-reconcile"));
         set("SWARMHOOK_RECONCILE_SCHEDULE", "0 */5 * * * *".into());
         set("SWARMHOOK_RECONCILE_DELAY_SECONDS", "5".into());
+        // A dead engine is repaired after 30 s (the least the handler takes), not 3 minutes.
+        set("SWARMHOOK_DEAD_NODE_SECONDS", "30".into());
         set("AZURE_CLIENT_ID", out("functionClientId"));
         set("RUST_LOG", "info".into());
         azure
@@ -251,6 +253,36 @@ impl AzureSwarm {
             .unwrap_or_default();
         names.sort();
         Ok(names)
+    }
+
+    /// Sets a scale set's capacity (PATCH `sku.capacity`, as the portal's scaling does).
+    pub async fn scale(&self, set_output: &str, capacity: u32) -> Result<(), LabError> {
+        let path = format!(
+            "{}/providers/Microsoft.Compute/virtualMachineScaleSets/{}?api-version={COMPUTE_VERSION}",
+            self.azure.group_path(&self.group),
+            self.output(set_output)
+        );
+        let body = json!({ "sku": { "capacity": capacity } });
+        let a = self
+            .azure
+            .arm(Some(&self.token), Method::PATCH, &path, Some(&body), &[])
+            .await?;
+        if !(200..300).contains(&a.status) {
+            return Err(LabError::Unexpected(format!(
+                "scaling {set_output}: {} {}",
+                a.status, a.body
+            )));
+        }
+        Ok(())
+    }
+
+    /// The custom-data log of a VM (its agent's output).
+    pub fn agent_log(&self, vm: &str) -> String {
+        let path = Path::new(&self.lab.info.run_dir)
+            .join("nodes")
+            .join(vm)
+            .join("custom-data.log");
+        std::fs::read_to_string(path).unwrap_or_default()
     }
 
     pub fn vm_id(&self, vm: &str) -> String {

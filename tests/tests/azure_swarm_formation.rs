@@ -57,7 +57,9 @@ async fn three_and_three_form_one_swarm_from_their_announcements() -> anyhow::Re
         .chain(workers.iter().map(|w| (w, "workerSet")))
     {
         let text = serde_json::json!({"vm": vm, "scale_set": swarm.output(set)}).to_string();
-        swarm.put_message("node-ready", &text).await?;
+        swarm
+            .put_message(&swarm.output("readyQueue"), &text)
+            .await?;
     }
     // A leaving notice forged for a running worker: the VM's own Scheduled Events say
     // nothing of it, so nothing is done.
@@ -66,14 +68,14 @@ async fn three_and_three_form_one_swarm_from_their_announcements() -> anyhow::Re
         "event_id": "00000000-0000-0000-0000-000000000000", "event_type": "Terminate",
     });
     swarm
-        .put_message("node-leaving", &forged.to_string())
+        .put_message(&swarm.output("leavingQueue"), &forged.to_string())
         .await?;
     until(
         "the node queues drained",
         Duration::from_secs(180),
         || async {
-            let depth =
-                swarm.queue_depth("node-ready").await? + swarm.queue_depth("node-leaving").await?;
+            let depth = swarm.queue_depth(&swarm.output("readyQueue")).await?
+                + swarm.queue_depth(&swarm.output("leavingQueue")).await?;
             Ok(((depth == 0).then_some(()), format!("{depth} messages left")))
         },
     )
@@ -131,5 +133,30 @@ async fn three_and_three_form_one_swarm_from_their_announcements() -> anyhow::Re
     let logs = swarm.logs();
     anyhow::ensure!(!logs.is_empty(), "the app and the agents wrote logs");
     anyhow::ensure!(!logs.contains("SWMTKN-"), "a join token in the logs");
+    Ok(())
+}
+
+#[tokio::test]
+async fn five_managers_announcing_at_once_make_one_cluster() -> anyhow::Result<()> {
+    let swarm = AzureSwarm::deploy("10.200.212.0/24", 5, 0, "PT5M").await?;
+    swarm.until_formed(Duration::from_secs(420)).await?;
+    let managers = swarm.vms("managerSet").await?;
+    anyhow::ensure!(managers.len() == 5, "{managers:?}");
+    let mut clusters = BTreeSet::new();
+    for m in &managers {
+        let id = swarm
+            .on_vm(m, "docker info --format '{{.Swarm.Cluster.ID}}'")
+            .await?;
+        clusters.insert(id.trim().to_owned());
+    }
+    anyhow::ensure!(
+        clusters.len() == 1 && !clusters.contains(""),
+        "one cluster: {clusters:?}"
+    );
+    let nodes = swarm.swarm_nodes(&managers[0]).await?;
+    anyhow::ensure!(
+        nodes.len() == 5 && nodes.iter().all(|(_, s, m)| s == "Ready" && !m.is_empty()),
+        "{nodes:?}"
+    );
     Ok(())
 }

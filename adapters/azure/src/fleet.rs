@@ -438,3 +438,39 @@ impl Fleet for ScaleSetFleet {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vm_and_its_nic_as_arm_answers_them() {
+        let vm: Vm = serde_json::from_str(
+            r#"{"name":"sw-managers_1a","properties":{"provisioningState":"Succeeded",
+                "virtualMachineScaleSet":{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachineScaleSets/SW-MANAGERS"},
+                "networkProfile":{"networkInterfaces":[{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkInterfaces/n"}]}}}"#,
+        )
+        .expect("a VM");
+        assert_eq!(
+            state_of(vm.properties.provisioning_state.as_deref()),
+            MemberState::InService
+        );
+        assert_eq!(state_of(Some("Deleting")), MemberState::Terminating);
+        assert_eq!(state_of(Some("Creating")), MemberState::Pending);
+        let nic: Nic = serde_json::from_str(
+            r#"{"properties":{"ipConfigurations":[{"name":"a","properties":{"privateIPAddress":"10.0.0.9","primary":false}},
+                {"name":"b","properties":{"privateIPAddress":"10.0.0.4","primary":true}}]}}"#,
+        )
+        .expect("a NIC");
+        let primary = nic
+            .properties
+            .ip_configurations
+            .iter()
+            .find(|c| c.properties.primary == Some(true));
+        assert_eq!(
+            primary.and_then(|c| c.properties.private_ip_address.as_deref()),
+            Some("10.0.0.4")
+        );
+        assert_eq!(encode("'a/b' eq 'c'"), "%27a%2Fb%27%20eq%20%27c%27");
+    }
+}
