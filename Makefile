@@ -10,12 +10,13 @@ TEST_RUNNER := $(shell if $(CARGO) nextest --version >/dev/null 2>&1; then echo 
 
 TEMPLATES := $(wildcard tests/fixtures/templates/*.yaml infra/lab/templates/*.yaml infra/aws/*.yaml)
 
-.PHONY: demo test check setup build lint fmt bench package publish lab-up lab-status lab-scale lab-terminate lab-kill lab-stop-engine lab-reconcile lab-down
+.PHONY: demo test check setup build lint fmt bench package publish publish-azure lab-up lab-status lab-scale lab-terminate lab-kill lab-stop-engine lab-reconcile lab-down
 
 ## The main command: package and publish to the lab's S3, launch the published template as
-## a user would, form a swarm, show it, tear down.
+## a user would, form a swarm, show it, tear down. CLOUD=azure: publish to the lab's
+## Azurite and deploy the published Azure template as the Deploy to Azure button does.
 demo: setup build package
-	infra/lab/with-lab.sh bash -c 'cd infra/lab && PYTHONPATH=. $(PY) -m swarmlab.demo'
+	infra/lab/with-lab.sh bash -c 'cd infra/lab && PYTHONPATH=. $(PY) -m swarmlab.$(if $(filter azure,$(CLOUD)),azure.demo,demo)'
 
 ## All tests: unit tests and integration tests against a fresh lab (always torn down); the
 ## product's stacks launch the packaged functions from the published template.
@@ -45,7 +46,9 @@ bench: setup package
 
 ## Each function in release mode for Lambda's provided.al2023 (x86_64), checked against
 ## that runtime (glibc symbol versions, shared libraries), zipped as `bootstrap` into
-## target/package/ with a table of sizes.
+## target/package/ with a table of sizes; and the Azure handler linked for glibc 2.31
+## (cargo-zigbuild, pinned Zig), checked against the Functions host's image, zipped with
+## host.json and the function.json files, beside the template with the agent inlined.
 package:
 	python3 infra/package/package.py
 
@@ -61,9 +64,22 @@ publish: setup package
 		$(if $(PREFIX),--prefix $(PREFIX)) $(foreach t,$(TARGETS),--target $(t)) \
 		$(foreach r,$(READERS),--reader $(r)) $(if $(PUBLIC),--public)
 
+## The Azure package, template and portal form to Blob storage (a container anyone may
+## read blob by blob) under <PREFIX>/<version>/; prints the Deploy to Azure link.
+## ACCOUNT=lab publishes to the running lab's Azurite.
+##   make publish-azure ACCOUNT=storage-account [CONTAINER=swarmhook] [PREFIX=swarmhook]
+publish-azure: package
+	@test -n "$(ACCOUNT)" || { echo 'usage: make publish-azure ACCOUNT=storage-account|lab [CONTAINER=name] [PREFIX=swarmhook]'; exit 2; }
+ifeq ($(ACCOUNT),lab)
+	$(LAB) publish-azure $(if $(CONTAINER),--container $(CONTAINER)) $(if $(PREFIX),--prefix $(PREFIX))
+else
+	cd infra/package && python3 publish_azure.py --account $(ACCOUNT) $(if $(CONTAINER),--container $(CONTAINER)) \
+		$(if $(PREFIX),--prefix $(PREFIX))
+endif
+
 ## Rust format and lints, the lab's Python compiles and its unit tests pass (the policy
 ## evaluator among them), every template passes cfn-lint, and checkov finds nothing in
-## the product's template (each skipped check says why in it).
+## the product's templates, AWS and Azure (each skipped check says why in it).
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -71,6 +87,7 @@ lint: setup
 	cd infra/lab && $(PY) -m unittest discover -s tests
 	$(ROOT)/target/lab/venv/bin/cfn-lint $(TEMPLATES)
 	$(ROOT)/target/lint/venv/bin/checkov --quiet --compact --skip-download --framework cloudformation -f infra/aws/swarmhook.yaml
+	LOG_LEVEL=ERROR $(ROOT)/target/lint/venv/bin/checkov --quiet --compact --skip-download --framework arm -f infra/azure/azuredeploy.json
 
 fmt:
 	$(CARGO) fmt --all

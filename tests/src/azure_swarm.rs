@@ -1,67 +1,78 @@
-//! A swarm on Azure in the lab: the tests' deployment (identities with their roles, Key
-//! Vault, storage, the scale sets whose custom data is the product's node agent, the
-//! private DNS zone) and the product's Function app (the real handler binary and the
-//! app's host.json and function.json files) started in the lab's Functions host with the
-//! app settings the template gives it; then what a test asks of it.
+//! A swarm on Azure in the lab, deployed as a user deploys it: the operator's
+//! `publish-azure` puts the Function app's package, the product's template and its portal
+//! form in the lab's Azurite; the template is read back from its published URL (as the
+//! portal reads it) and deployed with the answers a user gives. The deployment runs the
+//! Function app from the published package and succeeds only once its deployment script
+//! has seen the swarm formed. Then what a test asks of it.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::Method;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::azure::{AzureLab, MANAGEMENT_RESOURCE};
-use crate::azure_management::COMPUTE_VERSION;
+use crate::azure_management::{COMPUTE_VERSION, RESOURCES_VERSION};
 use crate::wait::until;
 use crate::{unique_name, Lab, LabError};
 
-const TEMPLATE: &str = include_str!("../fixtures/templates/azure-swarm.json");
 const STORAGE_RESOURCE: &str = "https://storage.azure.com/";
 const STORAGE_VERSION: &str = "2025-11-05";
+const STORAGE_ACCOUNTS_VERSION: &str = "2023-05-01";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// custom-data.sh with the agent inlined (its other @…@ settings the template fills in).
-pub fn node_script() -> Result<String, LabError> {
-    let read = |p: &str| {
-        std::fs::read_to_string(repo().join(p))
-            .map_err(|e| LabError::Unexpected(format!("reading {p}: {e}")))
-    };
-    let agent =
-        base64::engine::general_purpose::STANDARD.encode(read("infra/azure/node/agent.py")?);
-    Ok(read("infra/azure/node/custom-data.sh")?.replace("@AGENT_BASE64@", &agent))
+/// What `publish-azure` published (its record).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PublishedApp {
+    pub version: String,
+    pub package_url: String,
+    pub template_url: String,
+    pub form_url: String,
+    pub deploy_url: String,
 }
 
-/// The app's package as a folder: host.json, the function folders, and the handler.
-pub fn app_package() -> Result<PathBuf, LabError> {
-    let dir = std::env::temp_dir().join(unique_name("azure-app"));
-    let io = |e: std::io::Error| LabError::Unexpected(format!("assembling the app package: {e}"));
-    let app = repo().join("functions/azure/app");
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    std::fs::copy(app.join("host.json"), dir.join("host.json")).map_err(io)?;
-    for entry in std::fs::read_dir(&app).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        if entry.path().is_dir() {
-            let to = dir.join(entry.file_name());
-            std::fs::create_dir_all(&to).map_err(io)?;
-            std::fs::copy(entry.path().join("function.json"), to.join("function.json"))
-                .map_err(io)?;
-        }
+/// Runs the operator's `publish-azure` against the lab (`make publish-azure ACCOUNT=lab`)
+/// under `prefix`: the packaged app (`make package`), the template, the portal form.
+pub fn publish_app(prefix: &str) -> Result<PublishedApp, LabError> {
+    let root = repo();
+    let record = std::env::temp_dir().join(format!("{prefix}-azure-published.json"));
+    let out = Command::new(root.join("target/lab/venv/bin/python"))
+        .args([
+            "-m",
+            "swarmlab",
+            "publish-azure",
+            "--prefix",
+            prefix,
+            "--record",
+        ])
+        .arg(&record)
+        .current_dir(root.join("infra/lab"))
+        .env("PYTHONPATH", ".")
+        .output()
+        .map_err(|e| LabError::Unexpected(format!("running publish-azure: {e}")))?;
+    if !out.status.success() {
+        return Err(LabError::Unexpected(format!(
+            "publish-azure failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    let handler = target.join("debug/swarmhook-azure-handler");
-    std::fs::copy(&handler, dir.join("handler")).map_err(|e| {
-        LabError::Unexpected(format!(
-            "copying {} (cargo build builds it): {e}",
-            handler.display()
-        ))
-    })?;
-    Ok(dir)
+    let text = std::fs::read_to_string(&record)
+        .map_err(|e| LabError::Unexpected(format!("reading {}: {e}", record.display())))?;
+    serde_json::from_str(&text).map_err(|e| LabError::Unexpected(format!("the record: {e}")))
+}
+
+/// The answers a user gives the portal's form, as the deployment's parameters.
+pub struct Answers<'a> {
+    pub address_prefix: &'a str,
+    pub managers: u32,
+    pub workers: u32,
+    pub notice_minutes: u32,
 }
 
 pub struct AzureSwarm {
@@ -71,21 +82,66 @@ pub struct AzureSwarm {
     pub group: String,
     pub cluster: String,
     pub app: String,
+    /// The deployment's outputs, and what a test derives from the deployment (the
+    /// storage account's endpoints, the queues' names), each as `{"value": …}`.
     pub outputs: Value,
     pub managers: u32,
     pub workers: u32,
+    pub published: PublishedApp,
+    /// The deployment as ARM answered once it finished.
+    pub deployment: Value,
 }
 
 impl AzureSwarm {
-    /// Deploys the swarm's resources and starts the app.
+    /// Publishes the app, deploys the published template with these answers, and waits
+    /// for the deployment (Succeeded only once the swarm has formed).
     pub async fn deploy(
         subnet: &str,
         managers: u32,
         workers: u32,
-        notice: &str,
+        notice_minutes: u32,
     ) -> Result<AzureSwarm, LabError> {
+        let answers = Answers {
+            address_prefix: subnet,
+            managers,
+            workers,
+            notice_minutes,
+        };
+        let swarm = AzureSwarm::start(&answers).await?;
+        let state = swarm.deployment["properties"]["provisioningState"].clone();
+        if state != "Succeeded" {
+            return Err(LabError::Unexpected(format!(
+                "the deployment: {state}: {}",
+                swarm.deployment["properties"]["error"]
+            )));
+        }
+        Ok(swarm)
+    }
+
+    /// Publishes, deploys and waits for the deployment to finish, whatever its outcome.
+    pub async fn start(answers: &Answers<'_>) -> Result<AzureSwarm, LabError> {
         let lab = Lab::connect().await?;
         let azure = AzureLab::of(&lab)?;
+        let cluster = unique_name("sw")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(16)
+            .collect::<String>();
+        let published = publish_app(&cluster)?;
+        // The portal reads the template from its URL, anonymously.
+        let r = azure
+            .https
+            .get(&published.template_url)
+            .send()
+            .await
+            .map_err(LabError::Status)?;
+        if !r.status().is_success() {
+            return Err(LabError::Unexpected(format!(
+                "reading the published template: {}",
+                r.status()
+            )));
+        }
+        let template: Value = r.json().await.map_err(LabError::Status)?;
         let operator = azure.identity(&unique_name("operator")).await?;
         let token = azure
             .token(&operator, MANAGEMENT_RESOURCE)
@@ -93,17 +149,16 @@ impl AzureSwarm {
             .access_token;
         let group = unique_name("rg");
         azure.resource_group(&token, &group).await?;
-        let cluster = unique_name("sw")
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .take(16)
-            .collect::<String>();
-        let template: Value =
-            serde_json::from_str(TEMPLATE).map_err(|e| LabError::Unexpected(e.to_string()))?;
         let parameters = json!({
-            "clusterName": { "value": cluster }, "subnetPrefix": { "value": subnet },
-            "managers": { "value": managers }, "workers": { "value": workers },
-            "nodeScript": { "value": node_script()? }, "notice": { "value": notice },
+            "clusterName": { "value": cluster },
+            "addressPrefix": { "value": answers.address_prefix },
+            "managerCount": { "value": answers.managers },
+            "workerCount": { "value": answers.workers },
+            "terminateNoticeMinutes": { "value": answers.notice_minutes },
+            "sshPublicKey": { "value": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILabLabLabLabLabLabLabLabLabLabLabLabLabLabLab lab" },
+            "formationTimeoutMinutes": { "value": 10 },
+            // A dead engine is repaired after 30 s (the least the template takes), not 3 minutes.
+            "repairAfterSeconds": { "value": 30 },
         });
         let put = azure
             .start_deployment(&token, &group, "swarm", &template, &parameters)
@@ -118,59 +173,54 @@ impl AzureSwarm {
             .header("azure-asyncoperation")
             .unwrap_or_default()
             .to_owned();
-        let status = azure.wait_async(&token, &url).await?;
-        if status["status"] != "Succeeded" {
-            return Err(LabError::Unexpected(format!("the deployment: {status}")));
-        }
+        azure.wait_async(&token, &url).await?;
         let deployment = azure
             .arm(
                 Some(&token),
                 Method::GET,
                 &format!(
-                    "{}/providers/Microsoft.Resources/deployments/swarm?api-version={}",
+                    "{}/providers/Microsoft.Resources/deployments/swarm?api-version={RESOURCES_VERSION}",
                     azure.group_path(&group),
-                    crate::azure_management::RESOURCES_VERSION
                 ),
                 None,
                 &[],
             )
-            .await?;
-        let outputs = deployment.body["properties"]["outputs"].clone();
-        let out = |k: &str| outputs[k]["value"].as_str().unwrap_or_default().to_owned();
-        let app = format!("{cluster}-fn");
-        let mut settings = Map::new();
-        let mut set = |k: &str, v: String| {
-            settings.insert(k.to_owned(), Value::from(v));
+            .await?
+            .body;
+        let mut outputs = deployment["properties"]["outputs"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let accounts = azure
+            .arm(
+                Some(&token),
+                Method::GET,
+                &format!(
+                    "{}/providers/Microsoft.Storage/storageAccounts?api-version={STORAGE_ACCOUNTS_VERSION}",
+                    azure.group_path(&group)
+                ),
+                None,
+                &[],
+            )
+            .await?
+            .body;
+        let endpoints = &accounts["value"][0]["properties"]["primaryEndpoints"];
+        let mut derive = |k: &str, v: Value| {
+            outputs.insert(k.to_owned(), json!({ "value": v }));
         };
-        set("SWARMHOOK_CLUSTER", cluster.clone());
-        set(
-            "SWARMHOOK_ARM_ENDPOINT",
-            azure.info.management_endpoint.clone(),
+        derive("blobEndpoint", endpoints["blob"].clone());
+        derive("queueEndpoint", endpoints["queue"].clone());
+        derive("readyQueue", Value::from(format!("{cluster}-node-ready")));
+        derive(
+            "leavingQueue",
+            Value::from(format!("{cluster}-node-leaving")),
         );
-        set("SWARMHOOK_SUBSCRIPTION", azure.info.subscription_id.clone());
-        set("SWARMHOOK_RESOURCE_GROUP", group.clone());
-        set("SWARMHOOK_LOCATION", azure.info.location.clone());
-        set("SWARMHOOK_MANAGER_SET", out("managerSet"));
-        set("SWARMHOOK_WORKER_SET", out("workerSet"));
-        set("SWARMHOOK_BLOB_ENDPOINT", out("blobEndpoint"));
-        set("SWARMHOOK_QUEUE_ENDPOINT", out("queueEndpoint"));
-        set("SWARMHOOK_VAULT_URI", out("vaultUri"));
-        set("SWARMHOOK_DNS_ZONE", out("dnsZone"));
-        set("SWARMHOOK_MANAGERS_RECORD", "managers".into());
-        set("SWARMHOOK_MANAGERS", managers.to_string());
-        set("SWARMHOOK_WORKERS", workers.to_string());
-        set("SWARMHOOK_READY_QUEUE", out("readyQueue"));
-        set("SWARMHOOK_LEAVING_QUEUE", out("leavingQueue"));
-        set("SWARMHOOK_RECONCILE_QUEUE", format!("{cluster}-reconcile"));
-        set("SWARMHOOK_RECONCILE_SCHEDULE", "0 */5 * * * *".into());
-        set("SWARMHOOK_RECONCILE_DELAY_SECONDS", "5".into());
-        // A dead engine is repaired after 30 s (the least the handler takes), not 3 minutes.
-        set("SWARMHOOK_DEAD_NODE_SECONDS", "30".into());
-        set("AZURE_CLIENT_ID", out("functionClientId"));
-        set("RUST_LOG", "info".into());
-        azure
-            .start_app(&app, &app_package()?, &out("functionIdentity"), &settings)
-            .await?;
+        derive("dnsZone", Value::from(format!("{cluster}.swarm.internal")));
+        let app = outputs
+            .get("functionApp")
+            .and_then(|v| v["value"].as_str())
+            .unwrap_or_default()
+            .to_owned();
         Ok(AzureSwarm {
             lab,
             azure,
@@ -178,9 +228,11 @@ impl AzureSwarm {
             group,
             cluster,
             app,
-            outputs,
-            managers,
-            workers,
+            outputs: Value::Object(outputs),
+            managers: answers.managers,
+            workers: answers.workers,
+            published,
+            deployment,
         })
     }
 

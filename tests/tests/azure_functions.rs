@@ -270,11 +270,14 @@ async fn timers_fire_on_schedule_and_when_asked_and_an_http_trigger_answers() ->
     .await?;
 
     // HTTP: the request in the host's shape, the answer from the output binding.
-    let r = reqwest::get(format!(
-        "{}/{name}/api/hello?name=lab",
-        azure.info.functions_http_endpoint
-    ))
-    .await?;
+    let r = azure
+        .https
+        .get(format!(
+            "{}/{name}/api/hello?name=lab",
+            azure.info.functions_http_endpoint
+        ))
+        .send()
+        .await?;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(
         r.headers().get("x-lab").and_then(|v| v.to_str().ok()),
@@ -294,11 +297,14 @@ async fn timers_fire_on_schedule_and_when_asked_and_an_http_trigger_answers() ->
         "headers as lists: {}",
         req["Headers"]
     );
-    let r = reqwest::get(format!(
-        "{}/{name}/api/nothing",
-        azure.info.functions_http_endpoint
-    ))
-    .await?;
+    let r = azure
+        .https
+        .get(format!(
+            "{}/{name}/api/nothing",
+            azure.info.functions_http_endpoint
+        ))
+        .send()
+        .await?;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // One log per function, saying what ran.

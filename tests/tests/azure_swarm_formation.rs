@@ -1,7 +1,8 @@
-//! The product on Azure in the lab: one deployment of 3 managers and 3 workers whose VMs
-//! run the product's node agent, and the product's Function app. The swarm forms from
-//! the agents' announcements alone (the `formed` function says so once all six have
-//! joined); every announcement delivered again changes nothing (each VM joined once);
+//! The product on Azure in the lab: the published template deployed as a user deploys it,
+//! 3 managers and 3 workers whose VMs run the product's node agent, and the Function app
+//! run from the published package. The swarm forms from the agents' announcements alone,
+//! and the deployment succeeds only once it has (its deployment script waits on the
+//! `formed` function): all six are Ready the moment it says Succeeded; every announcement delivered again changes nothing (each VM joined once);
 //! a leaving notice forged for a running VM changes nothing; the managers' private DNS
 //! record lists the managers; no join token appears in any log.
 
@@ -9,15 +10,21 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::Method;
-use swarmhook_lab_tests::azure_management::PRIVATE_DNS_VERSION;
+use serde_json::Value;
+use swarmhook_lab_tests::azure_management::{NETWORK_VERSION, PRIVATE_DNS_VERSION};
 use swarmhook_lab_tests::azure_swarm::AzureSwarm;
 use swarmhook_lab_tests::wait::until;
 
 #[tokio::test]
 async fn three_and_three_form_one_swarm_from_their_announcements() -> anyhow::Result<()> {
-    let swarm = AzureSwarm::deploy("10.200.210.0/24", 3, 3, "PT5M").await?;
-    let formed = swarm.until_formed(Duration::from_secs(420)).await?;
-    println!("formed: {formed}");
+    let swarm = AzureSwarm::deploy("10.200.210.0/24", 3, 3, 5).await?;
+    // The deployment has succeeded: its script saw the swarm formed, and says so.
+    let formed = &swarm.outputs["swarm"]["value"];
+    println!("deployment succeeded; its script's answer: {formed}");
+    anyhow::ensure!(
+        formed["formed"] == true && formed["managers"] == 3 && formed["workers"] == 3,
+        "the deployment's swarm output: {formed}"
+    );
     let managers = swarm.vms("managerSet").await?;
     let workers = swarm.vms("workerSet").await?;
     anyhow::ensure!(
@@ -129,7 +136,109 @@ async fn three_and_three_form_one_swarm_from_their_announcements() -> anyhow::Re
     .await?;
     println!("managers' record: {}", dns["properties"]["aRecords"]);
 
-    // No join token in what the app or any agent wrote.
+    // A published port gets its rule and probe on the public load balancer (on the next
+    // reconcile); a UDP port is probed on the swarm's gossip port; the service gone, so
+    // are they.
+    swarm
+        .on_vm(
+            &managers[0],
+            "docker service create -d --no-resolve-image --name web -p 8080:80 -p 5353:53/udp swarmhook/none >/dev/null",
+        )
+        .await?;
+    let balancer = |want_rules: usize| {
+        let swarm = &swarm;
+        async move {
+            let path = format!(
+                "{}/providers/Microsoft.Network/loadBalancers/{}-lb?api-version={NETWORK_VERSION}",
+                swarm.azure.group_path(&swarm.group),
+                swarm.cluster
+            );
+            let lb = swarm
+                .azure
+                .arm(Some(&swarm.token), Method::GET, &path, None, &[])
+                .await?;
+            let ours = |c: &str| -> Vec<Value> {
+                lb.body["properties"][c]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| {
+                        r["name"]
+                            .as_str()
+                            .is_some_and(|n| n.starts_with("swarmhook-"))
+                    })
+                    .cloned()
+                    .collect()
+            };
+            let (rules, probes) = (ours("loadBalancingRules"), ours("probes"));
+            let shown = format!("rules {rules:?} probes {probes:?}");
+            Ok((
+                (rules.len() == want_rules).then_some((rules, probes)),
+                shown,
+            ))
+        }
+    };
+    swarm.azure.fire_timers(&swarm.app).await?;
+    let (rules, probes) = until(
+        "a rule and a probe per published port",
+        Duration::from_secs(90),
+        || balancer(2),
+    )
+    .await?;
+    let rule = |port: u64| {
+        rules
+            .iter()
+            .find(|r| r["properties"]["frontendPort"] == port)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let probe_port = |rule: &Value| {
+        let id = rule["properties"]["probe"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        probes
+            .iter()
+            .find(|p| p["id"].as_str() == Some(id.as_str()))
+            .map(|p| p["properties"]["port"].clone())
+    };
+    let (tcp, udp) = (rule(8080), rule(5353));
+    anyhow::ensure!(
+        tcp["properties"]["protocol"] == "Tcp" && tcp["properties"]["backendPort"] == 8080,
+        "{rules:?}"
+    );
+    anyhow::ensure!(udp["properties"]["protocol"] == "Udp", "{rules:?}");
+    anyhow::ensure!(
+        probe_port(&tcp) == Some(Value::from(8080)),
+        "the TCP port probed itself: {probes:?}"
+    );
+    anyhow::ensure!(
+        probe_port(&udp) == Some(Value::from(7946)),
+        "the UDP port probed on 7946: {probes:?}"
+    );
+    println!(
+        "published 8080/tcp and 5353/udp: rules {} and {}",
+        tcp["name"], udp["name"]
+    );
+    swarm
+        .on_vm(&managers[0], "docker service rm web >/dev/null")
+        .await?;
+    swarm.azure.fire_timers(&swarm.app).await?;
+    until(
+        "the rules gone with the service",
+        Duration::from_secs(90),
+        || async {
+            let (found, shown) = balancer(0).await?;
+            Ok((found.filter(|(_, probes)| probes.is_empty()), shown))
+        },
+    )
+    .await?;
+
+    // No join token in the deployment's outputs, or in what the app or any agent wrote.
+    anyhow::ensure!(
+        !swarm.deployment.to_string().contains("SWMTKN-"),
+        "a join token in the deployment"
+    );
     let logs = swarm.logs();
     anyhow::ensure!(!logs.is_empty(), "the app and the agents wrote logs");
     anyhow::ensure!(!logs.contains("SWMTKN-"), "a join token in the logs");
@@ -138,8 +247,7 @@ async fn three_and_three_form_one_swarm_from_their_announcements() -> anyhow::Re
 
 #[tokio::test]
 async fn five_managers_announcing_at_once_make_one_cluster() -> anyhow::Result<()> {
-    let swarm = AzureSwarm::deploy("10.200.212.0/24", 5, 0, "PT5M").await?;
-    swarm.until_formed(Duration::from_secs(420)).await?;
+    let swarm = AzureSwarm::deploy("10.200.212.0/24", 5, 0, 5).await?;
     let managers = swarm.vms("managerSet").await?;
     anyhow::ensure!(managers.len() == 5, "{managers:?}");
     let mut clusters = BTreeSet::new();

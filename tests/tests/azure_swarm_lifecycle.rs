@@ -12,8 +12,7 @@ use swarmhook_lab_tests::wait::until;
 
 #[tokio::test]
 async fn scale_sets_grow_shrink_and_heal_the_swarm() -> anyhow::Result<()> {
-    let swarm = AzureSwarm::deploy("10.200.211.0/24", 3, 3, "PT5M").await?;
-    swarm.until_formed(Duration::from_secs(420)).await?;
+    let swarm = AzureSwarm::deploy("10.200.211.0/24", 3, 3, 5).await?;
     let managers = swarm.vms("managerSet").await?;
     let workers = swarm.vms("workerSet").await?;
 

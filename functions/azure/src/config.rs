@@ -32,6 +32,8 @@ pub struct Config {
     pub reconcile_queue: String,
     /// The private DNS zone and the managers' record in it (None: no record).
     pub managers_record: Option<(String, String)>,
+    /// The public load balancer whose rules follow the published ports (None: none).
+    pub load_balancer: Option<String>,
     /// How many of each the deployment asked for: `formed` waits for them.
     pub managers: usize,
     pub workers: usize,
@@ -94,6 +96,7 @@ impl Config {
             (None, Some(_)) => return Err(ConfigError::Missing("SWARMHOOK_DNS_ZONE")),
         };
         Ok(Config {
+            load_balancer: optional("SWARMHOOK_LOAD_BALANCER"),
             cluster: required("SWARMHOOK_CLUSTER")?,
             scope: ArmScope {
                 endpoint: optional("SWARMHOOK_ARM_ENDPOINT")

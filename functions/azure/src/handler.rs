@@ -10,13 +10,12 @@ use serde_json::{json, Value};
 use swarmhook::cluster::Role;
 use swarmhook::error_text::with_causes;
 use swarmhook::events::Event;
-use swarmhook::plan::{BalancerChange, BalancerView};
-use swarmhook::ports::{Balancer, ClusterStore, PortError};
+use swarmhook::ports::ClusterStore;
 use swarmhook::trigger::{Brain, Disposition};
 use swarmhook_azure::client::AzureClient;
 use swarmhook_azure::{
-    BlobStore, PrivateDnsRecord, QueueFollowUps, Queues, RunCommandEngine, ScaleSetFleet,
-    TokioClock, LEAVING_HOOK, READY_HOOK,
+    AzureLoadBalancer, BlobStore, PrivateDnsRecord, QueueFollowUps, Queues, RunCommandEngine,
+    ScaleSetFleet, TokioClock, LEAVING_HOOK, READY_HOOK,
 };
 
 use crate::config::Config;
@@ -31,18 +30,6 @@ const MAX_ATTEMPTS: u32 = 80;
 pub const QUEUE_BINDING: &str = "message";
 pub const HTTP_BINDING: &str = "req";
 pub const HTTP_OUTPUT: &str = "res";
-
-/// No load balancer adapter on Azure yet: the brain is built without one.
-pub enum NoBalancer {}
-
-impl Balancer for NoBalancer {
-    async fn observe(&self) -> Result<BalancerView, PortError> {
-        match *self {}
-    }
-    async fn apply(&self, _change: &BalancerChange) -> Result<(), PortError> {
-        match *self {}
-    }
-}
 
 pub struct Functions {
     pub config: Config,
@@ -76,7 +63,7 @@ impl Functions {
         BlobStore,
         RunCommandEngine,
         ScaleSetFleet,
-        NoBalancer,
+        AzureLoadBalancer,
         PrivateDnsRecord,
         QueueFollowUps,
         TokioClock,
@@ -99,7 +86,8 @@ impl Functions {
             store: self.store(),
             engine,
             fleet,
-            balancer: None,
+            balancer: (c.load_balancer.as_ref())
+                .map(|name| AzureLoadBalancer::new(self.client.clone(), &c.scope, name)),
             managers_record: (c.managers_record.as_ref()).map(|(zone, name)| {
                 PrivateDnsRecord::new(self.client.clone(), &c.scope, zone, name)
             }),

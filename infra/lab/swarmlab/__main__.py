@@ -165,6 +165,13 @@ def main() -> None:
                         "(make publish against the lab); prints what was published as JSON")
     pb.add_argument("bucket")
     pb.add_argument("--prefix", default="lab")
+    pa = sub.add_parser("publish-azure", help="publish the Azure package, template and portal form to the lab's "
+                        "Azurite (make publish-azure against the lab); prints the Deploy to Azure link")
+    # Not "swarmhook": the lab's storage accounts share Azurite's one account, whose
+    # "swarmhook" container is the deployments' private store.
+    pa.add_argument("--container", default="published")
+    pa.add_argument("--prefix", default="lab")
+    pa.add_argument("--record", type=Path, help="also write what was published here, as JSON")
     args = ap.parse_args()
 
     if args.cmd == "up":
@@ -177,6 +184,10 @@ def main() -> None:
         from .status import main as status
 
         status(as_json=args.json)
+    elif args.cmd == "publish-azure":
+        from .azure import publishing
+
+        publishing.publish(args.container, args.prefix, args.record)
     elif args.cmd in ("scale", "terminate", "kill", "fire-schedules") and args.cloud == "azure":
         from .azure import cli as azure_cli
 

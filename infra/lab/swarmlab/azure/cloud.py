@@ -15,12 +15,14 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from .. import config
 from ..nodes import NodeManager
-from . import managed_identities, network_types, role_assignments, storage_types
+from . import managed_identities, monitoring_types, network_types, role_assignments, storage_types
 from .async_operations import AsyncOperations
 from . import functions_host
 from .functions_host import FunctionsHost
 from .imds import Imds
 from .vm_side import VmSide
+from .deployment_scripts import DeploymentScripts
+from .web_apps import WebApps
 from .identity import TENANT_ID, Identities
 from .key_vault import KeyVaults
 from .lab_ca import LabCa
@@ -71,6 +73,10 @@ class AzureCloud:
         self.imds = Imds(self.scale_sets, self.store, self.identities)
         self.vm_side = VmSide(self.scale_sets, nodes, self.imds.for_vm, ca.ca_cert)
         self.scale_sets.restarted = self.vm_side.forget
+        monitoring_types.install(self.store)
+        WebApps(self.store, self.functions, ca.ca_cert).install()
+        self.scripts = DeploymentScripts(self.store, ca.ca_cert)
+        self.scripts.install()
         self._servers: list[BaseWSGIServer] = []
         self._stopping = threading.Event()
 
@@ -108,7 +114,7 @@ class AzureCloud:
         imds = make_server(str(config.bridge_address().ip), imds_port(), self.imds, threaded=True)
         threading.Thread(target=imds.serve_forever, daemon=True, name="imds").start()
         self._servers.append(imds)
-        self.functions.serve_http()
+        self.functions.serve_http(ca.server_cert, ca.server_key)
         threading.Thread(target=self._clock, daemon=True, name="azure-clock").start()
         log.info("Azure management %s, Key Vault %s, IMDS %s", self.management_endpoint(), self.key_vault_endpoint(),
                  self.imds_endpoint())
@@ -126,11 +132,12 @@ class AzureCloud:
     def info(self) -> dict[str, Any]:
         return {"management_endpoint": self.management_endpoint(), "key_vault_endpoint": self.key_vault_endpoint(),
                 "imds_endpoint": self.imds_endpoint(),
-                "functions_http_endpoint": f"http://127.0.0.1:{functions_host.http_port()}",
+                "functions_http_endpoint": f"https://127.0.0.1:{functions_host.http_port()}",
                 "subscription_id": SUBSCRIPTION_ID, "tenant_id": TENANT_ID, "location": LOCATION}
 
     def stop(self) -> None:
         self._stopping.set()
+        self.scripts.stop()
         self.functions.stop()
         self.vm_side.stop()
         for s in self._servers:

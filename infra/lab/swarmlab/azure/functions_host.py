@@ -20,9 +20,10 @@ send, quirks included).
   the failure that reaches `maxDequeueCount` (default 5) moves the message to
   `{queue}-poison`.
 - **Timer triggers** run on their NCRONTAB schedule; a lab control fires them now.
-- **HTTP triggers** answer at `http://127.0.0.1:{port}/{app}/api/{route}` (the
-  `azurewebsites.net` host in Azure), forwarding off: `Data.{name} = {Url, Method, Query,
-  Headers: {k: [v]}, Params, Identities, Body}`, the answer taken from the HTTP output
+- **HTTP triggers** answer over HTTPS (the lab's CA) at
+  `https://127.0.0.1:{port}/{app}/api/{route}` (`https://{app}.azurewebsites.net/api/{route}`
+  in Azure: a site's `defaultHostName` in the lab is `127.0.0.1:{port}/{app}`), forwarding
+  off: `Data.{name} = {Url, Method, Query, Headers: {k: [v]}, Params, Identities, Body}`, the answer taken from the HTTP output
   binding `{StatusCode, Body, Headers}`. Function keys are not checked in the lab."""
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ class AppError(Exception):
 
 def apps_dir() -> Path:
     return config.paths().run / "azure-apps"
+
+
+def default_host_name(app: str) -> str:
+    """A site's `defaultHostName` in the lab: `https://{it}/api/{route}` reaches its HTTP functions."""
+    return f"127.0.0.1:{http_port()}/{app}"
 
 
 def http_port() -> int:
@@ -271,6 +277,17 @@ class FunctionsHost:
         processes.stop(app.process.pid, grace=2)
         raise AppError(f"the handler did not listen on FUNCTIONS_CUSTOMHANDLER_PORT within {START_SECONDS}s")
 
+    def stop_app(self, name: str) -> bool:
+        """Stops one app (its handler and its triggers); False if it was not running."""
+        with self.lock:
+            app = self.apps.pop(name, None)
+        if app is None:
+            return False
+        app.stopping.set()
+        if app.process is not None and app.process.poll() is None:
+            processes.stop(app.process.pid, grace=3)
+        return True
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
@@ -418,7 +435,7 @@ class FunctionsHost:
         threading.Thread(target=self.invoke, args=(app, fn, data, {}), daemon=True, name=f"timer-{fn.name}").start()
 
     # --- HTTP triggers ------------------------------------------------------------------
-    def serve_http(self) -> None:
+    def serve_http(self, server_cert: Path, server_key: Path) -> None:
         host = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -438,6 +455,9 @@ class FunctionsHost:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
         self._server = ThreadingHTTPServer(("127.0.0.1", http_port()), Handler)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(str(server_cert), str(server_key))
+        self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True, name="functions-http").start()
 
     def http_request(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -457,7 +477,7 @@ class FunctionsHost:
             return 405, {}, b""
         name = str(fn.trigger.get("name", "req"))
         query = dict(urllib.parse.parse_qsl(url.query))
-        req = {"Url": f"http://127.0.0.1:{http_port()}{raw_path}", "Method": method.upper(), "Query": query,
+        req = {"Url": f"https://127.0.0.1:{http_port()}{raw_path}", "Method": method.upper(), "Query": query,
                "Headers": {k: [v] for k, v in headers.items()}, "Params": {}, "Identities": [],
                "Body": body.decode(errors="replace")}
         ok, reply = self.invoke(app, fn, {name: req}, {"Query": json.dumps(query), "Headers": json.dumps(headers)})
@@ -476,7 +496,7 @@ class FunctionsHost:
     def report(self) -> list[dict[str, Any]]:
         with self.lock:
             return [{"name": a.name, "pid": a.process.pid if a.process else None, "port": a.port,
-                     "http": f"http://127.0.0.1:{http_port()}/{a.name}/api/",
+                     "http": f"https://127.0.0.1:{http_port()}/{a.name}/api/",
                      "identity": a.identity.public(),
                      "functions": {f.name: {"trigger": f.kind, "invocations": f.invocations, "failures": f.failures,
                                             "next": _iso(f.next_due) if f.next_due else None, "log": str(f.log_path)}

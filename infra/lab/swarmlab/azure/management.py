@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import uuid
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
@@ -285,6 +286,8 @@ class Management:
             extra = {"ETag": resource["etag"]}
             if kind.starter is not None:  # the type runs on after the answer (a run command)
                 extra.update(kind.starter(path, version))
+            elif kind.settle is not None:  # provisioned after the answer (an app, a script)
+                extra.update(self._settling(path, rtype, version))
             elif rtype.startswith(("Microsoft.Network/", "Microsoft.Compute/")) and "/privateDnsZones/" not in path:
                 extra.update(self.operations.start(rtype.split("/", 1)[0], version, done=True)[1])
             return status, _expanded(resource, query), extra
@@ -295,6 +298,19 @@ class Management:
                 return 202, None, self.operations.start(rtype.split("/", 1)[0], version, done=True)[1]
             return (200 if self.store.delete(path) else 204), None, {}
         raise _Answer(405, "MethodNotAllowed", f"The lab does not {method} {rtype}.")
+
+    def _settling(self, path: str, rtype: str, version: str) -> dict[str, str]:
+        op, header = self.operations.start(rtype.split("/", 1)[0], version)
+
+        def work() -> None:
+            try:
+                self.store.settle(path, rtype)
+                self.operations.finish(op, "Succeeded")
+            except ResourceError as exc:
+                self.operations.finish(op, "Failed", {"code": exc.code, "message": str(exc)})
+
+        threading.Thread(target=work, daemon=True, name="settle").start()
+        return header
 
     def _scope_exists(self, scope: str) -> None:
         low = scope.lower()

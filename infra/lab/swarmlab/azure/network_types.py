@@ -123,6 +123,7 @@ def install(store: ResourceStore) -> None:
     store.register(ResourceType("Microsoft.Network/publicIPAddresses", public_address))
     store.register(ResourceType("Microsoft.Network/virtualNetworks", virtual_network))
     store.register(ResourceType("Microsoft.Network/networkSecurityGroups", plain))
+    store.register(ResourceType("Microsoft.Network/natGateways", plain))
     store.register(ResourceType("Microsoft.Network/privateDnsZones", private_zone, conditional=True, weak_etag=False))
     store.register(ResourceType("Microsoft.Network/privateDnsZones/A", a_record_set, conditional=True, weak_etag=False))
     store.register(ResourceType("Microsoft.Network/privateDnsZones/virtualNetworkLinks", plain))

@@ -69,6 +69,10 @@ class ResourceType:
     # Work a PUT starts and finishes after its answer: given the id and api-version, it
     # returns the answer's Azure-AsyncOperation header.
     starter: Callable[[str, str], dict[str, str]] | None = None
+    # Work a PUT starts that a deployment waits for before it goes on (a function app
+    # starting, a deployment script running): given the id, it blocks until the resource
+    # is ready and returns it, or raises ResourceError with why it failed.
+    settle: Callable[[str], dict[str, Any]] | None = None
 
 
 def plain(store: "ResourceStore", rid: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
@@ -160,6 +164,11 @@ class ResourceStore:
                       "type": kind.name if kind else rtype, "etag": new_etag(kind.weak_etag if kind else True)}
             self._by_id[rid.lower()] = stored
             return copy.deepcopy(stored)
+
+    def settle(self, rid: str, rtype: str) -> dict[str, Any] | None:
+        """Waits for a PUT's work to finish (see ResourceType.settle); None when the type has none."""
+        kind = self.types.get(rtype.lower())
+        return kind.settle(rid) if kind is not None and kind.settle is not None else None
 
     def type_of(self, rtype: str) -> ResourceType | None:
         return self.types.get(rtype.lower())

@@ -47,6 +47,7 @@ BUILT_IN = {r.id: r for r in (
     # Control-plane roles the template grants (their actions are not checked in the lab).
     Role("Virtual Machine Contributor", "9980e02c-c2be-4d73-94e8-173b1dc7cf3c", ()),
     Role("Network Contributor", "4d97b98b-1d4f-4787-a291-c67834d212e7", ()),
+    Role("Private DNS Zone Contributor", "b12aa53e-6015-4669-85d0-8515ebb3ae7f", ()),
     Role("Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c", ()),
     Role("Reader", "acdd72a7-3385-48ef-bd42-f606fba81ae7", ()),
 )}

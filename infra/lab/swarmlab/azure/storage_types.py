@@ -2,7 +2,8 @@
 service's queues): the lab has one storage backend, Azurite's one account, so every
 account a template makes answers with Azurite's endpoints (`primaryEndpoints.blob` /
 `.queue`). Queue and container resources are recorded, not made in Azurite: the
-product's functions create the queues they use."""
+product's functions create the queues they use. An account comes with its `default`
+blob and queue services, as in Azure, for a template's containers and queues to hang off."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ def install(store: ResourceStore, endpoints: Callable[[], dict[str, str]]) -> No
         props = dict(body.get("properties") or {})
         ends = endpoints()
         props.update(provisioningState="Succeeded", primaryEndpoints={"blob": ends["blob"] + "/", "queue": ends["queue"] + "/"})
+        for service in ("blobServices", "queueServices"):
+            sid = f"{rid}/{service}/default"
+            if store.get(sid) is None:
+                store.put_internal(sid, f"Microsoft.Storage/storageAccounts/{service}", {"properties": {"provisioningState": "Succeeded"}})
         return {**body, "kind": body.get("kind", "StorageV2"), "properties": props}
 
     store.register(ResourceType("Microsoft.Storage/storageAccounts", account))

@@ -55,6 +55,7 @@ class ResourceTypes(Protocol):
     def knows(self, rtype: str) -> bool: ...
     def put(self, rid: str, rtype: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]: ...
     def get(self, rid: str) -> dict[str, Any] | None: ...
+    def settle(self, rid: str, rtype: str) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -402,13 +403,15 @@ class Run:
                         self._deploy(d)
             scope = self.scope.at(p.copy, p.loop)
             body = {k: v for k, v in p.raw.items()
-                    if k not in ("type", "name", "apiVersion", "dependsOn", "copy", "condition", "resources", "scope", "comments")}
+                    if k not in ("type", "name", "apiVersion", "dependsOn", "copy", "condition", "resources", "scope", "comments", "metadata")}
             body = evaluate_value(_property_copies(body, scope), scope)
             body.setdefault("location", self.target.location)
             op = Operation(uuid.uuid4().hex[:16].upper(), p.rid, p.rtype, p.name, "Running", "", _now())
             self.operations.append(op)
             try:
                 status, resource = self.types.put(p.rid, p.rtype, body)
+                # As ARM does, the deployment goes on once the resource is provisioned.
+                resource = self.types.settle(p.rid, p.rtype) or resource
             except ResourceError as exc:
                 op.state, op.status_code = "Failed", _status_text(exc.status)
                 op.message = {"error": {"code": exc.code, "message": str(exc)}}
