@@ -71,10 +71,11 @@ publish: setup package
 publish-azure: package
 	@test -n "$(ACCOUNT)" || { echo 'usage: make publish-azure ACCOUNT=storage-account|lab [CONTAINER=name] [PREFIX=swarmhook]'; exit 2; }
 ifeq ($(ACCOUNT),lab)
-	$(LAB) publish-azure $(if $(CONTAINER),--container $(CONTAINER)) $(if $(PREFIX),--prefix $(PREFIX))
+	$(LAB) publish-azure $(if $(CONTAINER),--container $(CONTAINER)) $(if $(PREFIX),--prefix $(PREFIX)) \
+		--record $(ROOT)/target/package/published-azure.json
 else
 	cd infra/package && python3 publish_azure.py --account $(ACCOUNT) $(if $(CONTAINER),--container $(CONTAINER)) \
-		$(if $(PREFIX),--prefix $(PREFIX))
+		$(if $(PREFIX),--prefix $(PREFIX)) --record $(ROOT)/target/package/published-azure.json
 endif
 
 ## Rust format and lints, the lab's Python compiles and its unit tests pass (the policy
