@@ -45,6 +45,8 @@ fn held(ids: &[(&str, Role, MemberState)]) -> Vec<GroupMember> {
             instance_id: (*id).into(),
             role: *role,
             state: *state,
+            placement: None,
+            cloud_state: None,
         })
         .collect()
 }
@@ -131,6 +133,8 @@ fn one_run_acts_on_at_most_the_batch() {
             instance_id: format!("i-new{i:02}"),
             role: Role::Worker,
             state: MemberState::InService,
+            placement: None,
+            cloud_state: None,
         })
         .collect();
     let work = plan_reconcile(&store(), &members, 10);

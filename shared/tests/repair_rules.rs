@@ -34,6 +34,8 @@ fn members(state_of: impl Fn(&str) -> MemberState) -> Vec<GroupMember> {
             instance_id: format!("i-{n}"),
             role: Role::Worker,
             state: state_of(n),
+            placement: None,
+            cloud_state: None,
         })
         .collect()
 }

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::Method;
@@ -15,7 +14,6 @@ use serde_json::{json, Value};
 
 use crate::azure::{AzureLab, MANAGEMENT_RESOURCE};
 use crate::azure_management::{COMPUTE_VERSION, RESOURCES_VERSION};
-use crate::wait::until;
 use crate::{unique_name, Lab, LabError};
 
 const STORAGE_RESOURCE: &str = "https://storage.azure.com/";
@@ -241,42 +239,6 @@ impl AzureSwarm {
             .as_str()
             .unwrap_or_default()
             .to_owned()
-    }
-
-    /// What the `formed` function answers: its status and body.
-    pub async fn formed(&self) -> Result<(u16, Value), LabError> {
-        let url = format!(
-            "{}/{}/api/formed",
-            self.azure.info.functions_http_endpoint, self.app
-        );
-        let r = self.azure.https.get(&url).send().await;
-        let r = match r {
-            Ok(r) => r,
-            Err(_) => reqwest::Client::new()
-                .get(&url)
-                .send()
-                .await
-                .map_err(LabError::Status)?,
-        };
-        let status = r.status().as_u16();
-        let body = r.json().await.unwrap_or(Value::Null);
-        Ok((status, body))
-    }
-
-    /// Waits until `formed` answers 200, printing its progress.
-    pub async fn until_formed(&self, timeout: Duration) -> Result<Value, LabError> {
-        until(
-            "the swarm formed (the formed function answers 200)",
-            timeout,
-            || async {
-                let (status, body) = self.formed().await?;
-                Ok((
-                    (status == 200).then(|| body.clone()),
-                    format!("{status} {body}"),
-                ))
-            },
-        )
-        .await
     }
 
     /// The VMs of a scale set (`managerSet` or `workerSet`), by name.

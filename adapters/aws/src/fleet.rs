@@ -103,6 +103,13 @@ impl Fleet for AutoScalingFleet {
                         instance_id: id.to_owned(),
                         role,
                         state,
+                        placement: instance.availability_zone().map(str::to_owned),
+                        cloud_state: Some(
+                            instance
+                                .lifecycle_state()
+                                .map_or("", |s| s.as_str())
+                                .to_owned(),
+                        ),
                     });
                 }
             }

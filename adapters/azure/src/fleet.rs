@@ -14,7 +14,9 @@ use swarmhook::ports::{ActionOutcome, ActionRef, Fleet, InstanceFacts, NodeEngin
 use crate::arm::{valid_vm_name, ArmScope, COMPUTE_API, NETWORK_API};
 use crate::client::{Audience, AzureClient};
 use crate::error::{port_error, shape_error};
-use crate::notices::{leaving_in, release_blob, scheduled_events_probe};
+use crate::notices::{
+    leaving_in, release_blob, release_marks_in, scheduled_events_probe, RELEASE_PREFIX,
+};
 use crate::run_command::RunCommandEngine;
 use crate::storage::{storage_headers, storage_url};
 
@@ -45,6 +47,9 @@ struct VmList {
 #[derive(Deserialize)]
 struct Vm {
     name: String,
+    /// The availability zone, when the set spreads its VMs over zones.
+    #[serde(default)]
+    zones: Vec<String>,
     #[serde(default)]
     properties: VmProperties,
 }
@@ -214,6 +219,8 @@ impl ScaleSetFleet {
                         instance_id: vm.name,
                         role,
                         state: state_of(vm.properties.provisioning_state.as_deref()),
+                        placement: vm.zones.first().cloned(),
+                        cloud_state: vm.properties.provisioning_state.clone(),
                     });
                 }
             }
@@ -264,6 +271,74 @@ impl ScaleSetFleet {
         }
     }
 
+    /// The VMs released to leave: their release marks. A Terminate event is the VM's own
+    /// to see (ARM still says the VM has Succeeded), so a released VM is otherwise
+    /// indistinguishable from one in service.
+    async fn released(&self) -> Result<Vec<String>, PortError> {
+        let base = format!(
+            "{}?restype=container&comp=list&prefix={}",
+            self.container,
+            encode(RELEASE_PREFIX)
+        );
+        let mut released = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let url = match &marker {
+                None => base.clone(),
+                Some(m) => format!("{base}&marker={}", encode(m)),
+            };
+            let answer = self
+                .client
+                .send(
+                    Audience::Storage,
+                    Method::Get,
+                    &url,
+                    &storage_headers(),
+                    None,
+                )
+                .await
+                .map_err(|e| port_error("listing the release marks", &self.container, e))?;
+            if answer.status == 404 {
+                // No container yet: nothing was released.
+                return Ok(released);
+            }
+            if !answer.ok() {
+                return Err(port_error(
+                    "listing the release marks",
+                    &self.container,
+                    answer.unexpected(),
+                ));
+            }
+            let (vms, next) = release_marks_in(&String::from_utf8_lossy(&answer.body));
+            released.extend(vms);
+            match next {
+                Some(next) => marker = Some(next),
+                None => return Ok(released),
+            }
+        }
+    }
+
+    /// Removes the release mark of a VM that is gone (best effort: a mark left behind is
+    /// removed by the next listing).
+    async fn forget_release(&self, vm: &str) {
+        let url = format!("{}/{}", self.container, release_blob(vm));
+        let result = self
+            .client
+            .send(
+                Audience::Storage,
+                Method::Delete,
+                &url,
+                &storage_headers(),
+                None,
+            )
+            .await;
+        match result {
+            Ok(answer) if answer.ok() || answer.status == 404 => {}
+            Ok(answer) => tracing::warn!(vm, status = answer.status, "a release mark stays"),
+            Err(e) => tracing::warn!(vm, error = %e, "a release mark stays"),
+        }
+    }
+
     async fn release(&self, vm: &str) -> Result<(), PortError> {
         let url = format!("{}/{}", self.container, release_blob(vm));
         let mut headers = storage_headers();
@@ -307,6 +382,13 @@ impl Fleet for ScaleSetFleet {
             .await?;
         self.vms_of(&self.worker_set, Role::Worker, &mut members)
             .await?;
+        // A released VM is leaving, whatever ARM says, until it is gone; then its mark goes.
+        for vm in self.released().await? {
+            match members.iter_mut().find(|m| m.instance_id == vm) {
+                Some(member) => member.state = MemberState::Terminating,
+                None => self.forget_release(&vm).await,
+            }
+        }
         Ok(members)
     }
 

@@ -41,14 +41,60 @@ pub fn leaving_in(document: &str, vm: &str) -> Option<bool> {
     }))
 }
 
+/// Where the release marks are, in the store's container.
+pub const RELEASE_PREFIX: &str = "released/";
+
 /// The blob, in the store's container, that tells a VM's agent it may go.
 pub fn release_blob(vm: &str) -> String {
-    format!("released/{vm}")
+    format!("{RELEASE_PREFIX}{vm}")
+}
+
+/// The VMs a Blob service listing (`comp=list&prefix=released/`) holds marks for, and its
+/// `NextMarker` when there are more. The listing's XML is read for its `<Name>` and
+/// `<NextMarker>` elements only.
+pub fn release_marks_in(listing: &str) -> (Vec<String>, Option<String>) {
+    fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        let mut found = Vec::new();
+        let mut rest = xml;
+        while let Some(start) = rest.find(&open) {
+            let after = &rest[start + open.len()..];
+            let Some(end) = after.find(&close) else { break };
+            found.push(&after[..end]);
+            rest = &after[end + close.len()..];
+        }
+        found
+    }
+    let vms = elements(listing, "Name")
+        .into_iter()
+        .filter_map(|n| n.strip_prefix(RELEASE_PREFIX))
+        .filter(|vm| !vm.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let next = elements(listing, "NextMarker")
+        .into_iter()
+        .find(|m| !m.is_empty())
+        .map(str::to_owned);
+    (vms, next)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::leaving_in;
+    use super::{leaving_in, release_marks_in};
+
+    #[test]
+    fn release_marks_are_read_from_a_listing() {
+        let listing = "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ContainerName=\"c\"><Prefix>released/</Prefix><Blobs><Blob><Name>released/w_1</Name><Properties/></Blob><Blob><Name>released/w_2</Name></Blob></Blobs><NextMarker>abc</NextMarker></EnumerationResults>";
+        assert_eq!(
+            release_marks_in(listing),
+            (
+                vec!["w_1".to_owned(), "w_2".to_owned()],
+                Some("abc".to_owned())
+            )
+        );
+        let last = "<EnumerationResults><Blobs></Blobs><NextMarker /></EnumerationResults>";
+        assert_eq!(release_marks_in(last), (vec![], None));
+    }
 
     #[test]
     fn only_terminate_and_preempt_for_this_vm_mean_leaving() {

@@ -23,4 +23,10 @@ pub struct GroupMember {
     pub instance_id: String,
     pub role: Role,
     pub state: MemberState,
+    /// The zone it runs in, when the listing says.
+    #[serde(default)]
+    pub placement: Option<String>,
+    /// The cloud's own word for its state (`Pending:Wait`, `InService`, `Succeeded`, …).
+    #[serde(default)]
+    pub cloud_state: Option<String>,
 }

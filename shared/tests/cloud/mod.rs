@@ -284,6 +284,8 @@ impl Fleet for Cloud {
                 instance_id: id.clone(),
                 role: i.role,
                 state: i.state,
+                placement: None,
+                cloud_state: None,
             })
             .collect())
     }
