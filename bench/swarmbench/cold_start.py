@@ -21,6 +21,7 @@ RUNS = 7
 CLIENTS = {
     "swarmhook-lifecycle": ["dynamodb", "ssm", "autoscaling", "ec2", "cloudformation", "sqs"],
     "swarmhook-swarm-resource": ["dynamodb", "ssm"],
+    "swarmhook-console": ["dynamodb", "ssm", "autoscaling", "ec2"],
 }
 
 FUNCTION_ENV = {

@@ -22,7 +22,7 @@ import azure_app
 from elf_glibc import highest_glibc, needed_versions, version_key
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ["swarmhook-lifecycle", "swarmhook-swarm-resource"]
+FUNCTIONS = ["swarmhook-lifecycle", "swarmhook-swarm-resource", "swarmhook-console"]
 # Amazon Linux 2023's glibc, and the shared libraries its base image provides that a Rust
 # binary may link (glibc's own, and libgcc_s for unwinding).
 RUNTIME = "provided.al2023 (x86_64)"

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "aws" / "swarmhook.yaml"
 PACKAGE_DIR = ROOT / "target" / "package"
 # template parameter → the packaged function whose zip it names
-CODE_KEYS = {"LifecycleCodeKey": "swarmhook-lifecycle", "SwarmCodeKey": "swarmhook-swarm-resource"}
+CODE_KEYS = {"LifecycleCodeKey": "swarmhook-lifecycle", "SwarmCodeKey": "swarmhook-swarm-resource",
+             "ConsoleCodeKey": "swarmhook-console"}
 # us-east-1, eu-west-1, ap-southeast-2, us-gov-west-1, il-central-1, …
 REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 ACCOUNT_ID = re.compile(r"\d{12}")

@@ -7,6 +7,7 @@
 //! adapters, and hand both to this crate.
 
 pub mod cluster;
+pub mod console;
 pub mod engine;
 pub mod error_text;
 pub mod events;

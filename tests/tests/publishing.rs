@@ -40,6 +40,7 @@ async fn publishing_uploads_the_packaged_zips_and_a_template_defaulting_to_them(
     for (param, function) in [
         ("LifecycleCodeKey", "swarmhook-lifecycle"),
         ("SwarmCodeKey", "swarmhook-swarm-resource"),
+        ("ConsoleCodeKey", "swarmhook-console"),
     ] {
         let key = published
             .code_keys
@@ -68,6 +69,10 @@ async fn publishing_uploads_the_packaged_zips_and_a_template_defaulting_to_them(
             published.code_keys["LifecycleCodeKey"].clone(),
         ),
         ("SwarmCodeKey", published.code_keys["SwarmCodeKey"].clone()),
+        (
+            "ConsoleCodeKey",
+            published.code_keys["ConsoleCodeKey"].clone(),
+        ),
     ] {
         let default = parameter_default(&template, param);
         assert_eq!(
@@ -158,6 +163,7 @@ async fn publishing_for_two_regions_gives_each_bucket_its_own_template_and_print
         for (param, function) in [
             ("LifecycleCodeKey", "swarmhook-lifecycle"),
             ("SwarmCodeKey", "swarmhook-swarm-resource"),
+            ("ConsoleCodeKey", "swarmhook-console"),
         ] {
             let key = &published.code_keys[param];
             assert_eq!(key, &format!("{prefix}{function}.zip"));
@@ -175,7 +181,7 @@ async fn publishing_for_two_regions_gives_each_bucket_its_own_template_and_print
             Some(bucket),
             "the CodeBucket default of s3://{bucket}/{template_key}"
         );
-        for param in ["LifecycleCodeKey", "SwarmCodeKey"] {
+        for param in ["LifecycleCodeKey", "SwarmCodeKey", "ConsoleCodeKey"] {
             assert_eq!(
                 parameter_default(&template, param).as_deref(),
                 Some(published.code_keys[param].as_str()),

@@ -17,4 +17,5 @@ pub use scripts::{
     published_ports, remove_node, rotate_tokens, swarm_census, swarm_view, ScriptError,
     ENGINE_MARKER, READY_WAIT_SECONDS, SCRIPT_VERSION,
 };
+pub(crate) use scripts::{header, safe};
 pub use token_store::{TokenStore, IMDS_ADDRESS, KEY_VAULT_API_VERSION};

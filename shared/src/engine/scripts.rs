@@ -22,7 +22,7 @@ pub enum ScriptError {
     NoManagers,
 }
 
-pub(super) fn safe<'a>(
+pub(crate) fn safe<'a>(
     what: &'static str,
     value: &'a str,
     extra: &[char],
@@ -42,7 +42,7 @@ pub(super) fn safe<'a>(
     }
 }
 
-fn header(name: &str) -> String {
+pub(crate) fn header(name: &str) -> String {
     format!("# swarmhook {name} v{SCRIPT_VERSION}\nset -u\n")
 }
 

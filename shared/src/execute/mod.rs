@@ -18,3 +18,5 @@ pub use managers_record::{sync_managers_record, RecordSync};
 pub use reconcile::{reconcile, ReconcileReport};
 pub use resource::{record_spec, remove_cluster, rotate_tokens, Rotation};
 pub use terminate::handle_terminate;
+
+pub(crate) use on_a_manager::answering_manager;
