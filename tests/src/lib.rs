@@ -7,6 +7,7 @@ pub mod azure;
 pub mod azure_functions;
 pub mod azure_management;
 pub mod azure_swarm;
+pub mod console;
 pub mod error;
 pub mod fleet;
 pub mod lab;

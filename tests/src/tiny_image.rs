@@ -62,3 +62,17 @@ pub async fn load(lab: &Lab, instance: &str, tar: &std::path::Path) -> Result<()
     );
     lab.run_ok(instance, &script).await.map(|_| ())
 }
+
+/// Builds the image and imports it onto every instance of the swarm's two groups.
+pub async fn load_on_every_node(
+    lab: &Lab,
+    swarm: &crate::product::Product,
+) -> Result<(), LabError> {
+    let tar = build(lab)?;
+    let mut instances = swarm.ids(lab, &swarm.managers).await?;
+    instances.extend(swarm.ids(lab, &swarm.workers).await?);
+    for id in &instances {
+        load(lab, id, &tar).await?;
+    }
+    Ok(())
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use scraper::{ElementRef, Html, Selector};
 use serde_json::{json, Value};
+use swarmhook_lab_tests::console::invoke_widget;
 use swarmhook_lab_tests::product::{Product, ProductSpec};
 use swarmhook_lab_tests::tiny_image::{self, TINY_IMAGE};
 use swarmhook_lab_tests::{wait, Lab};
@@ -33,28 +34,6 @@ fn render_event(params: Value) -> Value {
     let mut event = params.clone();
     event["widgetContext"] = widget_context(&params);
     event
-}
-
-/// Invokes the function; its answer (a JSON string of HTML, for a widget).
-async fn invoke(lab: &Lab, function: &str, event: &Value) -> anyhow::Result<String> {
-    let out = aws_sdk_lambda::Client::new(&lab.sdk)
-        .invoke()
-        .function_name(function)
-        .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
-        .send()
-        .await?;
-    anyhow::ensure!(
-        out.function_error().is_none(),
-        "the function failed: {:?}",
-        out.payload()
-            .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
-    );
-    let payload = out.payload().ok_or_else(|| anyhow::anyhow!("no payload"))?;
-    let answer: Value = serde_json::from_slice(payload.as_ref())?;
-    answer
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("the answer is not a string: {answer}"))
 }
 
 fn sel(css: &str) -> Selector {
@@ -120,10 +99,7 @@ async fn the_widgets_show_the_swarm_as_its_managers_see_it_and_refuse_what_they_
     let manager = swarm.a_manager(&lab).await?;
     let managers = swarm.ids(&lab, &swarm.managers).await?;
     let workers = swarm.ids(&lab, &swarm.workers).await?;
-    let tar = tiny_image::build(&lab)?;
-    for id in managers.iter().chain(&workers) {
-        tiny_image::load(&lab, id, &tar).await?;
-    }
+    tiny_image::load_on_every_node(&lab, &swarm).await?;
     // A service in a stack with a hostile name, publishing a port; and one that cannot
     // run anywhere (short of its replica, so listed first).
     lab.run_ok(
@@ -155,7 +131,7 @@ async fn the_widgets_show_the_swarm_as_its_managers_see_it_and_refuse_what_they_
     .await?;
 
     // The nodes widget, against the manager's own `docker node ls`.
-    let html = invoke(&lab, &function, &render_event(json!({"widget": "nodes"}))).await?;
+    let html = invoke_widget(&lab, &function, &render_event(json!({"widget": "nodes"}))).await?;
     let doc = Html::parse_fragment(&html);
     let (header, rows) = table_after(&doc, "Nodes 1–3 of 3")
         .ok_or_else(|| anyhow::anyhow!("no nodes table in {html}"))?;
@@ -197,7 +173,7 @@ async fn the_widgets_show_the_swarm_as_its_managers_see_it_and_refuse_what_they_
     assert!(doc.select(&sel("svg rect")).count() >= 2, "the zones' bars");
 
     // The services widget: the stuck one first, the hostile stack name as text.
-    let html = invoke(
+    let html = invoke_widget(
         &lab,
         &function,
         &render_event(json!({"widget": "services"})),
@@ -240,7 +216,7 @@ async fn the_widgets_show_the_swarm_as_its_managers_see_it_and_refuse_what_they_
     assert_eq!(body, json!({"widget": "tasks", "service": "web"}));
     let mut event = body.clone();
     event["widgetContext"] = widget_context(&json!({"widget": "services"}));
-    let html = invoke(&lab, &function, &event).await?;
+    let html = invoke_widget(&lab, &function, &event).await?;
     let doc = Html::parse_fragment(&html);
     let tasks: Vec<String> = doc
         .select(&sel("tbody tr"))
@@ -255,7 +231,7 @@ async fn the_widgets_show_the_swarm_as_its_managers_see_it_and_refuse_what_they_
     assert!(tasks.iter().all(|t| t.contains("Running")), "{tasks:?}");
 
     // Documentation for the console's editor.
-    let docs = invoke(&lab, &function, &json!({"describe": true})).await?;
+    let docs = invoke_widget(&lab, &function, &json!({"describe": true})).await?;
     assert!(docs.contains("``` yaml\nwidget: nodes"), "{docs}");
 
     // Malformed and hostile requests: refused, saying why; nothing on the swarm changes.
@@ -284,7 +260,7 @@ async fn the_widgets_show_the_swarm_as_its_managers_see_it_and_refuse_what_they_
             "no service named",
         ),
     ] {
-        let html = invoke(&lab, &function, &event).await?;
+        let html = invoke_widget(&lab, &function, &event).await?;
         let doc = Html::parse_fragment(&html);
         let said: String = doc
             .select(&sel("p.bad"))

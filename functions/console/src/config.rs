@@ -16,8 +16,19 @@ pub enum ConfigError {
     Balancer(#[from] BalancerSettingError),
 }
 
+/// What the function is for: the same binary is the stack's read-only view and, as a
+/// second function with its own role, its operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Shows the swarm; refuses every operation.
+    View,
+    /// Shows the operations widget and carries out its operations.
+    Operate,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub mode: Mode,
     pub cluster: String,
     pub table: String,
     pub manager_group: String,
@@ -46,7 +57,19 @@ impl Config {
                 why: "must be a whole number of seconds",
             })?,
         };
+        let mode = match std::env::var("SWARMHOOK_CONSOLE_MODE").as_deref() {
+            Err(_) | Ok("view") => Mode::View,
+            Ok("operate") => Mode::Operate,
+            Ok(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "SWARMHOOK_CONSOLE_MODE",
+                    value: other.to_owned(),
+                    why: "must be view or operate",
+                })
+            }
+        };
         Ok(Config {
+            mode,
             cluster: required("SWARMHOOK_CLUSTER")?,
             table: required("SWARMHOOK_TABLE")?,
             manager_group: required("SWARMHOOK_MANAGER_GROUP")?,

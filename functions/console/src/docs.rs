@@ -18,3 +18,18 @@ tasks) or `tasks` (one `service`'s tasks).
 widget: nodes
 ```
 "#;
+
+/// The operations function's documentation.
+pub const DESCRIBE_OPERATE: &str = r#"## swarmhook: operate the swarm
+
+Deploys or updates a stack from a pasted compose file, removes a stack, scales a
+service, drains a node or makes it active again: each behind a confirmation, run on one
+of the swarm's managers with the stack's own permissions, and answered with what Docker
+said. Only those allowed to invoke this function (the stack's ConsoleOperatorPolicy)
+can use it.
+
+### Example parameters
+``` yaml
+widget: operations
+```
+"#;

@@ -6,9 +6,9 @@ use serde_json::Value;
 use swarmhook::console::{self, PicturePorts};
 use swarmhook::ports::{Balancer, ClusterStore, Fleet, NodeEngine};
 
-use crate::config::Config;
-use crate::docs::DESCRIBE;
-use crate::render::{html, nodes, services, tasks};
+use crate::config::{Config, Mode};
+use crate::docs::{DESCRIBE, DESCRIBE_OPERATE};
+use crate::render::{html, nodes, operations, services, tasks};
 use crate::widget::{self, WidgetRequest};
 
 pub struct Console<S, E, F, B> {
@@ -39,7 +39,15 @@ where
         };
         tracing::Span::current().record("widget", tracing::field::debug(&request));
         let answer = match &request {
-            WidgetRequest::Describe => return Value::String(DESCRIBE.to_owned()),
+            WidgetRequest::Describe => {
+                return Value::String(
+                    match self.config.mode {
+                        Mode::View => DESCRIBE,
+                        Mode::Operate => DESCRIBE_OPERATE,
+                    }
+                    .to_owned(),
+                )
+            }
             WidgetRequest::Nodes { page } => self
                 .picture(*page, now)
                 .await
@@ -53,6 +61,22 @@ where
                     .await
                     .map(|t| tasks::render(service, &t))
             }
+            WidgetRequest::Operations | WidgetRequest::Operate(_)
+                if self.config.mode == Mode::View =>
+            {
+                tracing::warn!("an operation asked of the view function");
+                return Value::String(html::problem(
+                    "Refused: this function only shows the swarm; operations go to the stack's operations function.",
+                    false,
+                ));
+            }
+            WidgetRequest::Operations => self
+                .picture(0, now)
+                .await
+                .map(|p| operations::render(&p, endpoint, None)),
+            WidgetRequest::Operate(operation) => {
+                return Value::String(self.operate(operation, endpoint, now).await)
+            }
         };
         Value::String(answer.unwrap_or_else(|e| {
             tracing::warn!(error = %swarmhook::error_text::with_causes(&e), retryable = e.retryable(), "read failed");
@@ -61,6 +85,38 @@ where
                 e.retryable(),
             )
         }))
+    }
+
+    /// Carries out `operation`, then shows the operations widget again with what came of it.
+    async fn operate(&self, operation: &console::Operation, endpoint: &str, now: u64) -> String {
+        let what = operation.describe();
+        let result = match console::operate(&self.store, &self.engine, operation).await {
+            Ok(outcome) => {
+                tracing::info!(operation = %what, manager = %outcome.manager, "operated");
+                operations::Outcome::Done {
+                    what: what.clone(),
+                    said: outcome.said,
+                }
+            }
+            Err(e) => {
+                let why = swarmhook::error_text::with_causes(&e);
+                tracing::warn!(operation = %what, error = %why, retryable = e.retryable(), "operation failed");
+                operations::Outcome::Failed { what, why }
+            }
+        };
+        match self.picture(0, now).await {
+            Ok(p) => operations::render(&p, endpoint, Some(&result)),
+            Err(e) => {
+                operations::banner(&result)
+                    + &html::problem(
+                        &format!(
+                            "Could not read the swarm: {}.",
+                            swarmhook::error_text::with_causes(&e)
+                        ),
+                        e.retryable(),
+                    )
+            }
+        }
     }
 
     async fn picture(

@@ -1,8 +1,10 @@
-//! The console function: the stack's CloudWatch dashboard calls it, with the viewer's own
-//! IAM session, for its custom widgets (the swarm's nodes, its services and stacks, a
-//! service's tasks), and shows the HTML it answers. Read-only: it runs the console's
-//! reading scripts on a manager and reads the store, the groups and the load balancer.
-//! Configuration is checked and clients are built once, at cold start.
+//! The console function: the stack's CloudWatch dashboards call it, with the viewer's own
+//! IAM session, for their custom widgets, and show the HTML it answers. Deployed twice
+//! from one package (`SWARMHOOK_CONSOLE_MODE`): the view (the swarm's nodes, its services
+//! and stacks, a service's tasks; it refuses every operation) and, with its own role and
+//! its own invoke permission, the operations (deploy or remove a stack, scale a service,
+//! drain or activate a node). Configuration is checked and clients are built once, at
+//! cold start.
 
 // The handler's future nests the SDK's through the console's generic reads: deeper than
 // rustc's default layout query limit.

@@ -4,7 +4,8 @@
 //! `{"describe": true}`. Anyone allowed to invoke the function can send anything, so
 //! every field is checked and nothing else is read.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+use swarmhook::console::{check_compose, ComposeError, Operation, MAX_REPLICAS};
 
 /// Pages beyond this are refused (1,000 nodes take 25 pages of 40).
 pub const MAX_PAGE: u64 = 100;
@@ -19,6 +20,11 @@ pub enum WidgetRequest {
     Services,
     /// One service's tasks (a popup).
     Tasks { service: String },
+    /// The operations widget: the swarm with its forms and buttons.
+    Operations,
+    /// An operation a button asked for (its values from the button's body and the
+    /// widget's form fields).
+    Operate(Operation),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -27,12 +33,82 @@ pub enum RequestError {
     NotAnObject,
     #[error("the widget's parameters need \"widget\": \"nodes\", \"services\" or \"tasks\"")]
     NoWidget,
-    #[error("there is no widget {0:?}: \"widget\" is \"nodes\", \"services\" or \"tasks\"")]
+    #[error("there is no widget {0:?}: \"widget\" is \"nodes\", \"services\", \"tasks\" or \"operations\"")]
     UnknownWidget(String),
     #[error("\"page\" must be a whole number from 0 to {MAX_PAGE}")]
     BadPage,
     #[error("the tasks widget needs \"service\": a service's name")]
     NoService,
+    #[error("there is no operation {0:?}: \"operate\" is \"deploy\", \"remove\", \"scale\", \"drain\" or \"activate\"")]
+    UnknownOperation(String),
+    #[error("{0} needs {1}")]
+    Missing(&'static str, &'static str),
+    #[error("the replicas must be a whole number from 0 to {MAX_REPLICAS}")]
+    BadReplicas,
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+}
+
+/// A string field from the button's body, else from the widget's form.
+fn field<'a>(
+    event: &'a Map<String, Value>,
+    forms: Option<&'a Map<String, Value>>,
+    name: &str,
+) -> Option<&'a str> {
+    (event.get(name).and_then(Value::as_str))
+        .or_else(|| forms.and_then(|f| f.get(name)).and_then(Value::as_str))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+fn operation(event: &Map<String, Value>, what: &str) -> Result<Operation, RequestError> {
+    let forms = (event.get("widgetContext"))
+        .and_then(|c| c.get("forms"))
+        .and_then(|f| f.get("all"))
+        .and_then(Value::as_object);
+    let need = |name: &'static str, what: &'static str| {
+        field(event, forms, name)
+            .map(str::to_owned)
+            .ok_or(RequestError::Missing(what, name))
+    };
+    Ok(match what {
+        "deploy" => {
+            let stack = need("stack", "a deploy")?;
+            let compose = field(event, forms, "compose")
+                .ok_or(RequestError::Missing("a deploy", "compose"))?;
+            Operation::Deploy {
+                stack,
+                compose: check_compose(compose)?,
+            }
+        }
+        "remove" => Operation::RemoveStack {
+            stack: need("stack", "a remove")?,
+        },
+        "scale" => {
+            let service = need("service", "a scale")?;
+            // Each service's replicas field is named after it.
+            let replicas = match event.get("replicas") {
+                Some(v) => v
+                    .as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())),
+                None => {
+                    field(event, forms, &format!("replicas-{service}")).and_then(|s| s.parse().ok())
+                }
+            };
+            let replicas = replicas
+                .filter(|r| *r <= u64::from(MAX_REPLICAS))
+                .and_then(|r| u32::try_from(r).ok())
+                .ok_or(RequestError::BadReplicas)?;
+            Operation::Scale { service, replicas }
+        }
+        "drain" => Operation::Drain {
+            node: need("node", "a drain")?,
+        },
+        "activate" => Operation::Activate {
+            node: need("node", "an activate")?,
+        },
+        other => return Err(RequestError::UnknownOperation(other.to_owned())),
+    })
 }
 
 pub fn parse(event: &Value) -> Result<WidgetRequest, RequestError> {
@@ -42,6 +118,11 @@ pub fn parse(event: &Value) -> Result<WidgetRequest, RequestError> {
         .is_some_and(|d| d != &Value::Bool(false))
     {
         return Ok(WidgetRequest::Describe);
+    }
+    match event.get("operate") {
+        None => {}
+        Some(Value::String(what)) => return Ok(WidgetRequest::Operate(operation(event, what)?)),
+        Some(other) => return Err(RequestError::UnknownOperation(other.to_string())),
     }
     let widget = match event.get("widget") {
         None => return Err(RequestError::NoWidget),
@@ -62,6 +143,7 @@ pub fn parse(event: &Value) -> Result<WidgetRequest, RequestError> {
             })
         }
         "services" => Ok(WidgetRequest::Services),
+        "operations" => Ok(WidgetRequest::Operations),
         "tasks" => match event.get("service") {
             Some(Value::String(s)) if !s.is_empty() => {
                 Ok(WidgetRequest::Tasks { service: s.clone() })
@@ -104,6 +186,61 @@ mod tests {
             parse(&json!({"widget": "services"})),
             Ok(WidgetRequest::Services)
         );
+    }
+
+    #[test]
+    fn operations_take_their_values_from_the_button_and_the_form() {
+        let forms = |all: Value| json!({"forms": {"all": all}});
+        let deploy = json!({"operate": "deploy", "widgetContext": forms(json!({
+            "stack": "shop", "compose": "services:\n  web: {image: x}\n"}))});
+        assert!(matches!(
+            parse(&deploy),
+            Ok(WidgetRequest::Operate(Operation::Deploy { ref stack, .. })) if stack == "shop"
+        ));
+        let scale = json!({"operate": "scale", "service": "web",
+            "widgetContext": forms(json!({"replicas-web": " 3 ", "replicas-db": "9"}))});
+        assert_eq!(
+            parse(&scale),
+            Ok(WidgetRequest::Operate(Operation::Scale {
+                service: "web".into(),
+                replicas: 3
+            }))
+        );
+        assert_eq!(
+            parse(&json!({"operate": "drain", "node": "abc"})),
+            Ok(WidgetRequest::Operate(Operation::Drain {
+                node: "abc".into()
+            }))
+        );
+        assert_eq!(
+            parse(&json!({"widget": "operations"})),
+            Ok(WidgetRequest::Operations)
+        );
+    }
+
+    #[test]
+    fn an_operation_missing_or_bad_values_is_refused() {
+        assert_eq!(
+            parse(&json!({"operate": "reboot"})),
+            Err(RequestError::UnknownOperation("reboot".into()))
+        );
+        assert_eq!(
+            parse(&json!({"operate": "deploy", "stack": "shop"})),
+            Err(RequestError::Missing("a deploy", "compose"))
+        );
+        for replicas in [json!(-1), json!("many"), json!(1001), json!(1.5)] {
+            assert_eq!(
+                parse(&json!({"operate": "scale", "service": "web", "replicas": replicas})),
+                Err(RequestError::BadReplicas),
+                "{replicas}"
+            );
+        }
+        assert!(matches!(
+            parse(
+                &json!({"operate": "deploy", "stack": "s", "compose": "services:\n  web: {build: .}\n"})
+            ),
+            Err(RequestError::Compose(_))
+        ));
     }
 
     #[test]

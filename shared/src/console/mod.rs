@@ -3,6 +3,8 @@
 //! (CloudWatch custom widgets on AWS) renders a `SwarmPicture`; the reading is bounded
 //! however large the swarm grows (a summary, the unhealthy first, then pages).
 
+mod compose;
+mod operate;
 mod parse;
 mod picture;
 mod scripts;
@@ -13,6 +15,8 @@ use crate::cluster::Role;
 use crate::engine::{ParseError, ScriptError};
 use crate::ports::PortError;
 
+pub use compose::{check_compose, ComposeError, ComposeFile, MAX_COMPOSE_BYTES};
+pub use operate::{node_id, operate, stack_name, Operation, Outcome, MAX_REPLICAS};
 pub use parse::{parse_service_tasks, parse_swarm_picture, NodesAndServices};
 pub use picture::{service_tasks, swarm_picture, PicturePorts};
 pub use scripts::{
@@ -164,6 +168,11 @@ pub enum ConsoleError {
     NoManagerAnswers,
     #[error("no service named {0:?}")]
     NoSuchService(String),
+    /// An operation the swarm or the console refused, with why.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
     #[error(transparent)]
     Script(#[from] ScriptError),
     #[error(transparent)]
@@ -179,9 +188,11 @@ impl ConsoleError {
             | ConsoleError::Fleet(e)
             | ConsoleError::Balancer(e) => e.retryable,
             ConsoleError::NoManagerAnswers => true,
-            ConsoleError::NoSuchService(_) | ConsoleError::Script(_) | ConsoleError::Parse(_) => {
-                false
-            }
+            ConsoleError::NoSuchService(_)
+            | ConsoleError::Refused(_)
+            | ConsoleError::Compose(_)
+            | ConsoleError::Script(_)
+            | ConsoleError::Parse(_) => false,
         }
     }
 }

@@ -29,16 +29,20 @@ pub fn attr(value: &str) -> String {
 /// no markup and reads the same whether the dashboard takes the element's text or its
 /// HTML.
 pub fn call_action(endpoint: &str, display: &str, body: &serde_json::Value) -> String {
-    let json = body
-        .to_string()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026");
+    let json = action_body(body);
     format!(
         "<cwdb-action action=\"call\" display=\"{}\" endpoint=\"{}\">{json}</cwdb-action>",
         attr(display),
         attr(endpoint),
     )
+}
+
+/// An action's JSON body with `<`, `>` and `&` as JSON escapes: no markup in it.
+pub fn action_body(body: &serde_json::Value) -> String {
+    body.to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// The styles every widget shares.

@@ -4,5 +4,6 @@
 mod charts;
 pub mod html;
 pub mod nodes;
+pub mod operations;
 pub mod services;
 pub mod tasks;
