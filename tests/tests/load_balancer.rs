@@ -108,15 +108,7 @@ async fn published_ports_get_listeners_that_follow_the_workers_and_go_with_the_s
     let swarm = Product::launch(&lab, &spec).await?;
     let lb = load_balancer(&lab, &swarm).await?;
     let manager = swarm.a_manager(&lab).await?;
-    let tar = tiny_image::build(&lab)?;
-    for id in swarm
-        .ids(&lab, &swarm.managers)
-        .await?
-        .iter()
-        .chain(&swarm.ids(&lab, &swarm.workers).await?)
-    {
-        tiny_image::load(&lab, id, &tar).await?;
-    }
+    tiny_image::load_on_every_node(&lab, &swarm).await?;
 
     // A service publishing 8080 (TCP) and 5353 (UDP), and one on 8443 whose label asks
     // for TLS with a certificate from ACM.
